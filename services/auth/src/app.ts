@@ -1,0 +1,55 @@
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Config, Logger } from "@temetro/shared";
+import betterAuth from "./plugins/better-auth.js";
+import db from "./plugins/db.js";
+import emailQueue from "./plugins/email-queue.js";
+import errors from "./plugins/errors.js";
+import dataRoutes from "./routes/api/index.js";
+import authRoutes from "./routes/auth.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+}
+
+/** Largest request body accepted anywhere; auth requests are a few hundred bytes. */
+export const BODY_LIMIT = 64 * 1024;
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the auth service with its real dependencies; `server.ts` and the tests both use it. */
+export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT,
+    // No proxy is trusted until TRUST_PROXY says so: X-Forwarded-For from a client gains nothing.
+    trustProxy: false,
+    // Keep a request id handed on by the ingress or another temetro service, when it looks sane.
+    genReqId: (request) => {
+      const incoming = request.headers["x-request-id"];
+      return typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    },
+  }) as unknown as FastifyInstance;
+
+  app.decorate("config", config);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(errors);
+  await app.register(cors, { origin: config.trustedOrigins, credentials: true });
+  await app.register(db, { databaseUrl: config.databaseUrl });
+  await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  await app.register(betterAuth, { config });
+  await app.register(authRoutes, { prefix: "/api/auth" });
+  await app.register(dataRoutes, { prefix: "/api" });
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { Pool } from "pg";
+
+/**
+ * Reads of Better Auth's organization tables that the service makes itself, in one query each.
+ * Table and column names are Better Auth's (camelCase, quoted).
+ */
+
+/** The clinic id when the user belongs to exactly one clinic, otherwise null. */
+export async function findSoleClinicId(pool: Pool, userId: string): Promise<string | null> {
+  const { rows } = await pool.query<{ organizationId: string }>(
+    `SELECT "organizationId" FROM "member" WHERE "userId" = $1 LIMIT 2`,
+    [userId],
+  );
+  return rows.length === 1 ? rows[0]!.organizationId : null;
+}
+
+export interface Membership {
+  clinic: { id: string; name: string; slug: string };
+  role: string;
+}
+
+/** The user's membership of a clinic with the clinic itself, or null when they are not a member. */
+export async function findMembership(pool: Pool, userId: string, clinicId: string): Promise<Membership | null> {
+  const { rows } = await pool.query<{ id: string; name: string; slug: string; role: string }>(
+    `SELECT o."id", o."name", o."slug", m."role"
+       FROM "member" m JOIN "organization" o ON o."id" = m."organizationId"
+      WHERE m."userId" = $1 AND m."organizationId" = $2`,
+    [userId, clinicId],
+  );
+  const row = rows[0];
+  return row ? { clinic: { id: row.id, name: row.name, slug: row.slug }, role: row.role } : null;
+}

@@ -1,0 +1,64 @@
+import { getMigrations } from "better-auth/db/migration";
+import pg from "pg";
+import type { Config, Logger } from "@temetro/shared";
+import { authOptions } from "../auth.js";
+
+// Any constant shared by every replica and the migration Job; pg_advisory_lock takes a bigint.
+const MIGRATION_LOCK_KEY = 727_465_001;
+
+/**
+ * Creates the database when it is missing, then brings the schema up to date. Idempotent, and
+ * serialised by a PostgreSQL advisory lock, so several replicas (or a Job and a replica) can run it
+ * at once: the first migrates, the others wait and then find nothing to do.
+ */
+export async function migrate(config: Config, logger: Logger): Promise<void> {
+  await ensureDatabase(config.databaseUrl, logger);
+
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  const lock = await pool.connect();
+  try {
+    await lock.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    const options = authOptions({
+      config,
+      pool,
+      logger,
+      enqueueEmail: async () => {},
+      runInBackground: () => {},
+    });
+    const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(options);
+    if (toBeCreated.length === 0 && toBeAdded.length === 0) {
+      logger.debug("schema is up to date");
+    } else {
+      await runMigrations();
+      logger.info(
+        { created: toBeCreated.map((t) => t.table), altered: toBeAdded.map((t) => t.table) },
+        "schema migrated",
+      );
+    }
+  } finally {
+    await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+    lock.release();
+    await pool.end();
+  }
+}
+
+async function ensureDatabase(databaseUrl: string, logger: Logger): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!name) return;
+  url.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (rowCount) return;
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    logger.info({ database: name }, "database created");
+  } catch (error) {
+    // Another replica created it between our check and our CREATE.
+    const code = (error as { code?: string }).code;
+    if (code !== "42P04" && code !== "23505") throw error;
+  } finally {
+    await admin.end();
+  }
+}

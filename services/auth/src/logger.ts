@@ -1,0 +1,20 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { createLogger, redactUrl, type Config, type Logger } from "@temetro/shared";
+import { pino } from "pino";
+
+/** The auth service's JSON logger: request lines carry the request id, never a token or cookie. */
+export function createServiceLogger(config: Pick<Config, "logLevel">): Logger {
+  return createLogger({
+    name: "auth",
+    level: config.logLevel,
+    serializers: {
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redactUrl(request.url),
+        remoteAddress: request.ip,
+      }),
+      res: (reply: FastifyReply) => ({ statusCode: reply.statusCode }),
+      err: pino.stdSerializers.err,
+    },
+  });
+}

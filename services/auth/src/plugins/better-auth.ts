@@ -1,0 +1,23 @@
+import fp from "fastify-plugin";
+import type { Config } from "@temetro/shared";
+import { createAuth, type Auth } from "../auth.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    auth: Auth;
+  }
+}
+
+export default fp(
+  async (app, options: { config: Config }) => {
+    const auth = createAuth({
+      config: options.config,
+      pool: app.pg,
+      logger: app.log,
+      enqueueEmail: app.enqueueEmail,
+      runInBackground: app.runInBackground,
+    });
+    app.decorate("auth", auth);
+  },
+  { name: "better-auth", dependencies: ["db", "email-queue"] },
+);

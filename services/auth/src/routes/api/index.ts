@@ -1,0 +1,12 @@
+import type { FastifyInstance } from "fastify";
+import clinicGuard from "../../plugins/clinic-guard.js";
+import clinicRoutes from "./clinic.js";
+
+/**
+ * The /api data routes: every one sits behind the clinic guard and declares the permission it
+ * needs in `config.permission`.
+ */
+export default async function dataRoutes(app: FastifyInstance) {
+  await app.register(clinicGuard);
+  await app.register(clinicRoutes);
+}

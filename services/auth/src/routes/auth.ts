@@ -1,0 +1,128 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { CLIENT_IP_HEADER } from "../auth.js";
+import { ErrorCode } from "../errors.js";
+import { sendError } from "../plugins/errors.js";
+
+/**
+ * Mounts Better Auth at /api/auth/*: a small adapter from a Fastify request to a Web `Request` and
+ * back. Better Auth gets the raw body (it parses JSON and form bodies itself) and every
+ * `Set-Cookie` it writes reaches the client.
+ */
+export default async function authRoutes(app: FastifyInstance) {
+  const publicOrigin = new URL(app.config.betterAuthUrl).origin;
+
+  // Encapsulated: only these routes receive raw bodies.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+
+  const forward = (path?: string) => (request: FastifyRequest, reply: FastifyReply) =>
+    handleWithBetterAuth(app, publicOrigin, request, reply, path);
+
+  // The API page's name for what Better Auth now calls request-password-reset: same operation.
+  app.post("/forget-password", forward("/api/auth/request-password-reset"));
+  app.route({ method: ["GET", "POST"], url: "/*", handler: forward() });
+}
+
+async function handleWithBetterAuth(
+  app: FastifyInstance,
+  publicOrigin: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pathOverride?: string,
+) {
+  const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : undefined;
+  if (body && isJson(request.headers["content-type"]) && !isValidJson(body)) {
+    return sendError(reply, 400, ErrorCode.INVALID_JSON, "Body is not valid JSON");
+  }
+
+  const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "";
+  // The public origin comes from configuration, never from the Host header: Better Auth builds
+  // the links of emails from it.
+  const url = pathOverride ? `${publicOrigin}${pathOverride}${query}` : `${publicOrigin}${request.url}`;
+
+  const response = await app.auth.handler(
+    new Request(url, {
+      method: request.method,
+      headers: toWebHeaders(request, publicOrigin),
+      body: body ? new Uint8Array(body) : undefined,
+    }),
+  );
+
+  reply.status(response.status);
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie" && name !== "content-length") reply.header(name, value);
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) reply.header("set-cookie", cookies);
+
+  const payload = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+  if (response.status >= 400) return reply.send(errorBody(response.status, payload));
+  return payload && payload.length > 0 ? reply.send(payload) : reply.send();
+}
+
+function toWebHeaders(request: FastifyRequest, publicOrigin: string): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  // The only client address Better Auth sees is the one Fastify trusts (request.ip honours
+  // TRUST_PROXY); a client cannot supply its own.
+  headers.set(CLIENT_IP_HEADER, request.ip);
+  // Better Auth refuses cookie-carrying POSTs without an Origin (CSRF defence). Browsers always
+  // send Origin or Sec-Fetch-Site on such requests; a request with none of Origin, Referer and
+  // Sec-Fetch-Site comes from a non-browser client (curl, another service), which CSRF cannot
+  // involve, so it is treated as same-origin. Cross-site browser requests are still checked
+  // against the trusted origins.
+  if (!headers.has("origin") && !headers.has("referer") && !headers.has("sec-fetch-site")) {
+    headers.set("origin", publicOrigin);
+  }
+  return headers;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/([\w.+-]+\+)?json\b/i.test(contentType);
+}
+
+function isValidJson(body: Buffer): boolean {
+  try {
+    JSON.parse(body.toString("utf8"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Better Auth answers errors with `{ message, code }` (sometimes no body at all). Every error of
+ * this service carries `{ error, code }`: add what is missing, keep what Better Auth said.
+ */
+function errorBody(status: number, payload: Buffer | undefined): Record<string, unknown> {
+  let parsed: Record<string, unknown> = {};
+  if (payload && payload.length > 0) {
+    try {
+      const value: unknown = JSON.parse(payload.toString("utf8"));
+      if (value && typeof value === "object" && !Array.isArray(value)) parsed = value as Record<string, unknown>;
+    } catch {
+      // not JSON: replaced below
+    }
+  }
+  const message = typeof parsed.message === "string" && parsed.message ? parsed.message : defaultMessage(status);
+  const code = typeof parsed.code === "string" && parsed.code ? parsed.code : defaultCode(status);
+  return { ...parsed, error: message, code, message };
+}
+
+function defaultCode(status: number): string {
+  if (status === 404) return ErrorCode.NOT_FOUND;
+  if (status === 401) return ErrorCode.UNAUTHENTICATED;
+  if (status === 403) return ErrorCode.FORBIDDEN;
+  if (status >= 500) return ErrorCode.INTERNAL_ERROR;
+  return ErrorCode.BAD_REQUEST;
+}
+
+function defaultMessage(status: number): string {
+  if (status === 404) return "Not found";
+  if (status >= 500) return "Internal server error";
+  return "Request refused";
+}

@@ -1,0 +1,38 @@
+import closeWithGrace from "close-with-grace";
+import { ConfigError, loadConfig } from "@temetro/shared";
+import { buildApp } from "./app.js";
+import { findUnreachableDependencies } from "./db/check.js";
+import { migrate } from "./db/migrate.js";
+import { createServiceLogger } from "./logger.js";
+
+// Process concerns only: configuration, logger, dependencies, listen, graceful close.
+
+let config;
+const bootLogger = createServiceLogger({ logLevel: "info" });
+try {
+  config = loadConfig(process.env, { warn: (message) => bootLogger.warn(message) });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+const logger = createServiceLogger(config);
+
+const unreachable = await findUnreachableDependencies(config);
+if (unreachable.length > 0) {
+  for (const problem of unreachable) logger.fatal(problem);
+  process.exit(1);
+}
+
+// In production the migration Job runs `npm run migrate`; elsewhere start brings the schema along.
+if (config.nodeEnv !== "production") await migrate(config, logger);
+
+const app = await buildApp({ config, logger });
+
+closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, "closing after an error");
+  else logger.info({ signal }, "closing");
+  await app.close();
+});
+
+await app.listen({ host: config.host, port: config.port });

@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+import type { DefaultJobOptions } from "bullmq";
+
+/**
+ * The contract between the auth service (producer) and the mailer (worker): one queue, one job
+ * type. A job carries only what its email needs: never a password.
+ */
+export const EMAIL_QUEUE_NAME = "email";
+
+interface EmailBase {
+  /** Recipient address. */
+  to: string;
+  /** Recipient's display name, for the greeting. */
+  name: string;
+}
+
+export interface VerificationEmail extends EmailBase {
+  kind: "verify-email";
+  /** The link that verifies the address. */
+  url: string;
+}
+
+export interface PasswordResetEmail extends EmailBase {
+  kind: "reset-password";
+  /** The link that leads to the reset form. */
+  url: string;
+}
+
+export interface InvitationEmail extends EmailBase {
+  kind: "invitation";
+  inviterName: string;
+  clinicName: string;
+  role: string;
+  /** The link that leads to accepting the invitation. */
+  url: string;
+}
+
+export type EmailJob = VerificationEmail | PasswordResetEmail | InvitationEmail;
+export type EmailKind = EmailJob["kind"];
+
+export const emailJobOptions: DefaultJobOptions = {
+  attempts: 10,
+  backoff: { type: "exponential", delay: 2000 },
+  // Job data holds links with tokens, in clear text in Redis: keep it no longer than needed.
+  removeOnComplete: true,
+  // Failed jobs stay for inspection and a resend (the mailer's failed-jobs command), a week at most.
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/**
+ * A stable id for one email, used as the BullMQ jobId: handing the same email over twice (a retry
+ * after a lost reply) is ignored by BullMQ instead of sending a second copy. BullMQ forbids ':'
+ * in ids and all-digit ids; a kind prefix and hex avoid both.
+ */
+export function emailIdempotencyKey(job: EmailJob): string {
+  const digest = createHash("sha256").update(`${job.kind}\n${job.to}\n${job.url}`).digest("hex");
+  return `${job.kind}-${digest.slice(0, 40)}`;
+}
