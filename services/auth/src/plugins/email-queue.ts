@@ -17,6 +17,8 @@ declare module "fastify" {
     enqueueEmail: (job: EmailJob) => Promise<void>;
     /** Runs work after the response (Better Auth's background tasks); awaited on close. */
     runInBackground: (work: Promise<unknown>) => void;
+    /** Resolves once every background task started so far has settled. */
+    backgroundSettled: () => Promise<void>;
     emailQueue: Queue<EmailJob>;
   }
 }
@@ -52,9 +54,14 @@ export default fp(
 
     app.decorate("enqueueEmail", enqueueEmail);
     app.decorate("runInBackground", runInBackground);
-    app.decorate("emailQueue", queue);
-    app.addHook("onClose", async () => {
+    async function backgroundSettled(): Promise<void> {
       await Promise.allSettled(pending);
+    }
+
+    app.decorate("emailQueue", queue);
+    app.decorate("backgroundSettled", backgroundSettled);
+    app.addHook("onClose", async () => {
+      await backgroundSettled();
       await queue.close();
       connection.disconnect();
     });
