@@ -17,8 +17,12 @@ export const argon2Options = {
   parallelism: 1,
 } as const;
 
+/**
+ * Passwords are compared as NFKC-normalised text (NIST SP 800-63B), as Better Auth's scrypt did:
+ * "é" typed as one code point or as e + accent is the same password.
+ */
 export function hashPassword(password: string): Promise<string> {
-  return argon2Hash(password, argon2Options);
+  return argon2Hash(password.normalize("NFKC"), argon2Options);
 }
 
 /**
@@ -29,7 +33,7 @@ export function hashPassword(password: string): Promise<string> {
 export async function verifyPassword({ hash, password }: { hash: string; password: string }): Promise<boolean> {
   if (hash.startsWith("$argon2")) {
     try {
-      return await argon2Verify(hash, password);
+      return await argon2Verify(hash, password.normalize("NFKC"));
     } catch {
       return false;
     }

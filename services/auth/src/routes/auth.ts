@@ -31,8 +31,9 @@ async function handleWithBetterAuth(
   pathOverride?: string,
 ) {
   const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : undefined;
-  if (body && isJson(request.headers["content-type"]) && !isValidJson(body)) {
-    return sendError(reply, 400, ErrorCode.INVALID_JSON, "Body is not valid JSON");
+  if (body) {
+    const problem = inspectBody(request.headers["content-type"], body);
+    if (problem) return sendError(reply, 400, problem.code, problem.message);
   }
 
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "";
@@ -81,17 +82,44 @@ function toWebHeaders(request: FastifyRequest, publicOrigin: string): Headers {
   return headers;
 }
 
-function isJson(contentType: string | undefined): boolean {
-  return contentType !== undefined && /^application\/([\w.+-]+\+)?json\b/i.test(contentType);
+// NUL cannot be stored in PostgreSQL text; a lone surrogate is not text at all.
+const unstorableText = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What Better Auth cannot be handed: JSON that does not parse, and strings it would fail on
+ * deep inside (a database error, answered as a misleading 422 or 500).
+ */
+function inspectBody(contentType: string | undefined, body: Buffer): { code: ErrorCode; message: string } | undefined {
+  let strings: string[];
+  if (contentType && /^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString("utf8"));
+    } catch {
+      return { code: ErrorCode.INVALID_JSON, message: "Body is not valid JSON" };
+    }
+    strings = stringsIn(value);
+  } else if (contentType && /^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+    strings = [...new URLSearchParams(body.toString("utf8")).entries()].flat();
+  } else {
+    return undefined; // Better Auth answers 415 itself
+  }
+  if (strings.some((text) => unstorableText.test(text))) {
+    return { code: ErrorCode.INVALID_TEXT, message: "Text fields must not contain NUL characters or unpaired surrogates" };
+  }
+  return undefined;
 }
 
-function isValidJson(body: Buffer): boolean {
-  try {
-    JSON.parse(body.toString("utf8"));
-    return true;
-  } catch {
-    return false;
+function stringsIn(value: unknown, found: string[] = []): string[] {
+  if (typeof value === "string") found.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsIn(item, found);
+  else if (value && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      found.push(key);
+      stringsIn(item, found);
+    }
   }
+  return found;
 }
 
 /**
