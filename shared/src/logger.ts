@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from "pino";
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 export type { Logger } from "pino";
 
@@ -22,17 +22,22 @@ export const redactedPaths = [
   "token",
 ];
 
-export function createLogger(options: { level: string; name: string } & LoggerOptions): Logger {
-  return pino({
+/** A JSON logger with the project's redaction; writes to stdout unless given a destination. */
+export function createLogger(
+  destination: DestinationStream | undefined,
+  options: { level: string; name: string } & LoggerOptions,
+): Logger {
+  const settings: LoggerOptions = {
     base: { service: options.name },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...options,
     redact: { paths: redactedPaths, censor: "[redacted]" },
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** Query parameters and path segments that carry a secret in this service's URLs. */
-const secretQueryKeys = new Set(["token", "code", "state", "callbackURL", "redirectTo"]);
+const secretQueryKeys = new Set(["token", "code", "state"]);
 const secretPathSegment = /(\/reset-password\/|\/verify-email\/|\/accept-invitation\/)[^/?#]+/g;
 
 /**
@@ -43,9 +48,13 @@ export function redactUrl(url: string): string {
   const queryStart = url.indexOf("?");
   const path = (queryStart === -1 ? url : url.slice(0, queryStart)).replace(secretPathSegment, "$1[redacted]");
   if (queryStart === -1) return path;
-  const params = new URLSearchParams(url.slice(queryStart + 1));
-  for (const key of [...params.keys()]) {
-    if (secretQueryKeys.has(key)) params.set(key, "[redacted]");
-  }
-  return `${path}?${params.toString()}`;
+  const query = url
+    .slice(queryStart + 1)
+    .split("&")
+    .map((pair) => {
+      const key = pair.split("=", 1)[0]!;
+      return secretQueryKeys.has(key) ? `${key}=[redacted]` : pair;
+    })
+    .join("&");
+  return `${path}?${query}`;
 }

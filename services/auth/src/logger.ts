@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { createLogger, redactUrl, type Config, type Logger } from "@temetro/shared";
-import { pino } from "pino";
+import { pino, type DestinationStream } from "pino";
 
 /** The auth service's JSON logger: request lines carry the request id, never a token or cookie. */
-export function createServiceLogger(config: Pick<Config, "logLevel">): Logger {
-  return createLogger({
+export function createServiceLogger(config: Pick<Config, "logLevel">, destination?: DestinationStream): Logger {
+  return createLogger(destination, {
     name: "auth",
     level: config.logLevel,
     serializers: {
