@@ -26,7 +26,12 @@ const commaList = z
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("0.0.0.0"),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: z.coerce
+    .number({ message: "must be a port number (0-65535)" })
+    .int("must be a port number (0-65535)")
+    .min(0, "must be a port number (0-65535)")
+    .max(65535, "must be a port number (0-65535)")
+    .default(4000),
   // IP literals on purpose: a `localhost` lookup runs on libuv's threadpool and
   // queues behind password hashes under load (see PITFALLS).
   DATABASE_URL: z
@@ -43,7 +48,7 @@ const envSchema = z.object({
   BETTER_AUTH_URL: httpUrl.default("http://localhost:4000"),
   FRONTEND_URL: httpUrl.default("http://localhost:3000"),
   TRUSTED_ORIGINS: commaList
-    .pipe(z.array(httpUrl, { message: "must be a comma-separated list of http(s) origins" }))
+    .pipe(z.array(z.url({ protocol: /^https?$/, message: "must be a comma-separated list of http(s) origins" })))
     .default([]),
   REQUIRE_EMAIL_VERIFICATION: booleanFlag.default(false),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -97,7 +102,8 @@ export function loadConfig(
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
+      // The variable's name, not zod's path into it (TRUSTED_ORIGINS.2 is still TRUSTED_ORIGINS).
+      parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`),
     );
   }
   const vars = parsed.data;

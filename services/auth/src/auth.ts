@@ -45,6 +45,15 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
       log: (level, message) => log[level]({}, message),
     },
+    // Better Auth's own error printing goes to the console as plain text; route it to the JSON log.
+    // Client errors are already in the request log with their status: keep them at debug.
+    onAPIError: {
+      onError: (error) => {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status !== undefined && status < 500) log.debug({ status }, (error as Error).message);
+        else log.error({ err: error }, "Better Auth request failed");
+      },
+    },
     emailAndPassword: {
       enabled: true,
       minPasswordLength: MIN_PASSWORD_LENGTH,

@@ -17,7 +17,7 @@ t.test("malformed JSON is a 400 INVALID_JSON on every route", async (t) => {
   }
 });
 
-t.test("wrong types, missing fields and non-object bodies are a 400 VALIDATION_ERROR naming the field", async (t) => {
+t.test("wrong types, missing fields and non-object bodies are a 400 naming the field", async (t) => {
   const { app } = await buildTestApp(t);
   const cases = [
     { payload: '{"email": 5, "password": []}', mentions: "body.email" },
@@ -26,7 +26,6 @@ t.test("wrong types, missing fields and non-object bodies are a 400 VALIDATION_E
     { payload: "[]", mentions: "expected object" },
     { payload: "null", mentions: "expected object" },
     { payload: '"text"', mentions: "expected object" },
-    { payload: '{"email": "not-an-email", "password": "a-long-secure-password"}', mentions: "email" },
   ];
   for (const { payload, mentions } of cases) {
     const response = await app.inject({ method: "POST", url: "/api/auth/sign-in/email", headers: json, payload });
@@ -35,6 +34,14 @@ t.test("wrong types, missing fields and non-object bodies are a 400 VALIDATION_E
     t.equal(body.code, "VALIDATION_ERROR");
     t.match(body.error, mentions);
   }
+  const badEmail = await app.inject({
+    method: "POST",
+    url: "/api/auth/sign-in/email",
+    headers: json,
+    payload: '{"email": "not-an-email", "password": "a-long-secure-password"}',
+  });
+  t.equal(badEmail.statusCode, 400);
+  t.same(badEmail.json(), { message: "Invalid email", code: "INVALID_EMAIL", error: "Invalid email" });
 });
 
 t.test("a body over the limit is a 413 BODY_TOO_LARGE", async (t) => {

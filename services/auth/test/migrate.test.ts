@@ -1,0 +1,43 @@
+// `npm run migrate`: creates the database, is idempotent, and is safe when replicas run it at once.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { pino } from "pino";
+import t from "tap";
+import { migrate } from "../src/db/migrate.js";
+import { testConfig } from "./fixtures/app.js";
+
+t.test("five concurrent migrations of a missing database create it once and leave a complete schema", async (t) => {
+  const name = `temetro_migrate_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${name}`;
+  const config = testConfig({ DATABASE_URL: databaseUrl });
+  const logger = pino({ level: "silent" });
+
+  const admin = new pg.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/postgres" });
+  await admin.connect();
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => migrate(config, logger)));
+  t.same(
+    results.map((result) => result.status),
+    Array(5).fill("fulfilled"),
+    "every replica's migration succeeds",
+  );
+
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  t.teardown(() => db.end());
+  const { rows } = await db.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+  );
+  t.same(
+    rows.map((row) => row.table_name),
+    ["account", "invitation", "member", "organization", "session", "user", "verification"],
+  );
+
+  await migrate(config, logger);
+  const again = await db.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+  t.equal(again.rows[0].n, 7, "running it again changes nothing");
+});

@@ -1,0 +1,81 @@
+// Configuration: defaults, validation naming the bad variable, the development secret.
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+const secret = { BETTER_AUTH_SECRET: "x".repeat(32) };
+
+t.test("defaults reach this machine's PostgreSQL and Redis by IP and serve on port 4000", async (t) => {
+  const config = loadConfig(secret);
+  t.equal(config.port, 4000);
+  t.equal(config.databaseUrl, "postgres://postgres@127.0.0.1:5432/temetro_auth");
+  t.equal(config.redisUrl, "redis://127.0.0.1:6379");
+  t.equal(config.requireEmailVerification, false);
+  t.same(config.trustedOrigins, ["http://localhost:4000", "http://localhost:3000"]);
+});
+
+t.test("trusted origins are BETTER_AUTH_URL, FRONTEND_URL and TRUSTED_ORIGINS, as origins", async (t) => {
+  const config = loadConfig({
+    ...secret,
+    BETTER_AUTH_URL: "https://auth.clinic.example/",
+    FRONTEND_URL: "https://app.clinic.example/dashboard",
+    TRUSTED_ORIGINS: "https://admin.clinic.example, https://app.clinic.example",
+    REQUIRE_EMAIL_VERIFICATION: "true",
+  });
+  t.equal(config.betterAuthUrl, "https://auth.clinic.example");
+  t.same(config.trustedOrigins, ["https://auth.clinic.example", "https://app.clinic.example", "https://admin.clinic.example"]);
+  t.equal(config.requireEmailVerification, true);
+});
+
+t.test("each bad variable is named with the reason", async (t) => {
+  const error = t.throws(() =>
+    loadConfig({
+      ...secret,
+      PORT: "eighty",
+      DATABASE_URL: "mysql://localhost/x",
+      REQUIRE_EMAIL_VERIFICATION: "yes",
+      TRUSTED_ORIGINS: "not a url",
+      LOG_LEVEL: "loud",
+      BETTER_AUTH_SECRET: "short",
+    }),
+  ) as ConfigError;
+  t.type(error, ConfigError);
+  const text = error.problems.join("\n");
+  for (const [name, reason] of <[string, string][]>[
+    ["PORT", "port number"],
+    ["DATABASE_URL", "postgres://"],
+    ["REQUIRE_EMAIL_VERIFICATION", "true or false"],
+    ["TRUSTED_ORIGINS", "origin"],
+    ["LOG_LEVEL", "expected one of"],
+    ["BETTER_AUTH_SECRET", "32 characters"],
+  ]) {
+    t.match(text, new RegExp(`${name}[^\\n]*${reason}`), name);
+  }
+});
+
+t.test("NODE_ENV=production requires BETTER_AUTH_SECRET", async (t) => {
+  const error = t.throws(() => loadConfig({ NODE_ENV: "production" })) as ConfigError;
+  t.match(error.problems, [/BETTER_AUTH_SECRET: required when NODE_ENV=production/]);
+});
+
+t.test("in development a secret is generated once, kept in a file, with a warning", async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), "temetro-config-")), ".better-auth-secret");
+  const warnings: string[] = [];
+  const first = loadConfig({}, { devSecretFile: file, warn: (message) => warnings.push(message) });
+  t.ok(first.betterAuthSecret.length >= 32);
+  t.equal(readFileSync(file, "utf8").trim(), first.betterAuthSecret);
+  t.equal(statSync(file).mode & 0o777, 0o600, "readable by its owner only");
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], /BETTER_AUTH_SECRET is not set/);
+
+  const second = loadConfig({}, { devSecretFile: file, warn: (message) => warnings.push(message) });
+  t.equal(second.betterAuthSecret, first.betterAuthSecret, "the same secret on the next start: sessions survive");
+  t.equal(warnings.length, 1, "no second warning");
+});
+
+t.test("empty variables count as unset", async (t) => {
+  const config = loadConfig({ ...secret, PORT: "", TRUSTED_ORIGINS: "" });
+  t.equal(config.port, 4000);
+});
