@@ -35,7 +35,36 @@ export interface InvitationEmail extends EmailBase {
   url: string;
 }
 
-export type EmailJob = VerificationEmail | PasswordResetEmail | InvitationEmail;
+export interface PasswordChangedEmail extends EmailBase {
+  kind: "password-changed";
+  /** ISO time of the change: tells the owner when, and makes each such email distinct. */
+  changedAt: string;
+}
+
+export interface WelcomeEmail extends EmailBase {
+  kind: "welcome";
+  /** A staff account a clinic admin created: how to sign in. */
+  username: string;
+  clinicName: string;
+  /** The frontend's sign-in page. */
+  url: string;
+}
+
+export interface AccountLockedEmail extends EmailBase {
+  kind: "account-locked";
+  /** ISO time until which sign-in is refused. */
+  lockedUntil: string;
+  /** Where to reset the password if the attempts were not the owner's. */
+  url: string;
+}
+
+export type EmailJob =
+  | VerificationEmail
+  | PasswordResetEmail
+  | InvitationEmail
+  | PasswordChangedEmail
+  | WelcomeEmail
+  | AccountLockedEmail;
 export type EmailKind = EmailJob["kind"];
 
 export const emailJobOptions: DefaultJobOptions = {
@@ -53,6 +82,8 @@ export const emailJobOptions: DefaultJobOptions = {
  * in ids and all-digit ids; a kind prefix and hex avoid both.
  */
 export function emailIdempotencyKey(job: EmailJob): string {
-  const digest = createHash("sha256").update(`${job.kind}\n${job.to}\n${job.url}`).digest("hex");
+  // The whole content, keys sorted: two hand-overs of one email agree, two different emails differ.
+  const canonical = JSON.stringify(job, Object.keys(job).sort());
+  const digest = createHash("sha256").update(canonical).digest("hex");
   return `${job.kind}-${digest.slice(0, 40)}`;
 }

@@ -28,11 +28,9 @@ t.test("with REQUIRE_EMAIL_VERIFICATION=true an unverified address is refused un
   t.type(refused.json().error, "string");
 
   // Both the sign-up and the refused sign-in sent a verification link; the first one works.
-  const [verification] = (await emailsTo(app, email)).filter(
-    (job) => job.kind === "verify-email",
-  );
+  const [verification] = (await emailsTo(app, email)).filter((job) => job.kind === "verify-email");
   t.ok(verification);
-  const follow = await app.inject({ method: "GET", url: pathOf(verification!.url) });
+  const follow = await app.inject({ method: "GET", url: pathOf((verification as { url: string }).url) });
   t.equal(follow.statusCode, 302);
 
   const accepted = await signIn(app, email);

@@ -47,7 +47,7 @@ function startServer(env: Record<string, string>): RunningServer {
 function jar() {
   let cookie = "";
   return {
-    header: () => (cookie ? { cookie } : {}),
+    header: (): Record<string, string> => (cookie ? { cookie } : {}),
     keep(response: Response) {
       const set = response.headers.getSetCookie();
       if (set.length > 0) cookie = set.map((line) => line.split(";")[0]).join("; ");
@@ -80,14 +80,14 @@ t.test("over real HTTP, a client sending no Origin follows the API page from sig
 
   const create = await post("/api/auth/organization/create", { name: "Sunrise Clinic", slug: `sunrise-${Date.now()}` });
   t.equal(create.status, 200, "a cookie-carrying POST without Origin is accepted");
-  const clinic = await create.json();
+  const clinic = (await create.json()) as { id: string };
 
   const setActive = await post("/api/auth/organization/set-active", { organizationId: clinic.id });
   t.equal(setActive.status, 200);
 
   const view = await fetch(`${base}/api/clinic`, { headers: cookies.header() });
   t.equal(view.status, 200);
-  t.match(await view.json(), { clinic: { id: clinic.id }, role: "owner" });
+  t.match((await view.json()) as object, { clinic: { id: clinic.id }, role: "owner" });
   t.ok(view.headers.get("x-request-id"));
 
   const signOut = await post("/api/auth/sign-out");
@@ -103,7 +103,7 @@ t.test("over real HTTP, a client sending no Origin follows the API page from sig
     body: JSON.stringify({ name: "Evil", slug: `evil-${Date.now()}` }),
   });
   t.equal(forged.status, 403);
-  t.equal((await forged.json()).code, "INVALID_ORIGIN");
+  t.equal(((await forged.json()) as { code: string }).code, "INVALID_ORIGIN");
 
   server.child.kill("SIGTERM");
   const [code] = await once(server.child, "exit");

@@ -2,12 +2,14 @@ import { getMigrations } from "better-auth/db/migration";
 import pg from "pg";
 import type { Config, Logger } from "@temetro/shared";
 import { authOptions } from "../auth.js";
+import { ownMigrations } from "./schema.js";
 
 // Any constant shared by every replica and the migration Job; pg_advisory_lock takes a bigint.
 const MIGRATION_LOCK_KEY = 727_465_001;
 
 /**
- * Creates the database when it is missing, then brings the schema up to date. Idempotent, and
+ * Creates the database when it is missing, then brings the schema up to date: Better Auth's
+ * tables first, then the service's own (schema.ts). Idempotent, and
  * serialised by a PostgreSQL advisory lock, so several replicas (or a Job and a replica) can run it
  * at once: the first migrates, the others wait and then find nothing to do.
  */
@@ -35,10 +37,32 @@ export async function migrate(config: Config, logger: Logger): Promise<void> {
         "schema migrated",
       );
     }
+    await applyOwnMigrations(lock, logger);
   } finally {
     await lock.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
     lock.release();
     await pool.end();
+  }
+}
+
+async function applyOwnMigrations(client: pg.PoolClient, logger: Logger): Promise<void> {
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS temetro_migration (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  const { rows } = await client.query<{ id: string }>("SELECT id FROM temetro_migration");
+  const applied = new Set(rows.map((row) => row.id));
+  for (const migration of ownMigrations) {
+    if (applied.has(migration.id)) continue;
+    await client.query("BEGIN");
+    try {
+      await client.query(migration.sql);
+      await client.query("INSERT INTO temetro_migration (id) VALUES ($1)", [migration.id]);
+      await client.query("COMMIT");
+      logger.info({ migration: migration.id }, "migration applied");
+    } catch (error) {
+      await client.query("ROLLBACK");
+      throw error;
+    }
   }
 }
 
