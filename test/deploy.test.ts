@@ -1,0 +1,139 @@
+// The deployment files: kustomize overlays render and validate against the Kubernetes schemas
+// offline; probes and ports agree with what the services serve; compose names real Dockerfile
+// targets. No container engine or cluster runs here: this is what can be checked without one.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import t from "tap";
+import { parse, parseAllDocuments } from "yaml";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
+
+function render(overlay: string): K8sObject[] {
+  const result = spawnSync("kubectl", ["kustomize", `k8s/overlays/${overlay}`], { cwd: root, encoding: "utf8" });
+  if (result.error) throw new Error(`kubectl is needed to render kustomize overlays (.ci/run installs it): ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${overlay} failed:\n${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((doc) => doc.toJSON() as K8sObject);
+}
+
+async function validate(object: K8sObject): Promise<void> {
+  const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
+  const module = await import(`kubernetes-models/${group ? `${group}/` : ""}${version}/${object.kind}`);
+  const Model = module[object.kind] ?? module.default;
+  new Model(object).validate();
+}
+
+const byKind = (objects: K8sObject[], kind: string) => objects.filter((object) => object.kind === kind);
+const named = (objects: K8sObject[], kind: string, name: string) => {
+  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found;
+};
+
+for (const overlay of ["dev", "production"]) {
+  t.test(`the ${overlay} overlay renders and every object validates against the Kubernetes schemas`, async (t) => {
+    const objects = render(overlay);
+    const kinds = new Set(objects.map((object) => object.kind));
+    for (const kind of ["ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "NetworkPolicy"]) {
+      t.ok(kinds.has(kind), `has a ${kind}`);
+    }
+    for (const object of objects) {
+      await t.resolves(validate(object), `${object.kind} ${object.metadata.name}`);
+    }
+  });
+
+  t.test(`${overlay}: the auth Deployment rolls without losing capacity and is locked down`, async (t) => {
+    const objects = render(overlay);
+    const auth = named(objects, "Deployment", "temetro-auth");
+    t.ok(auth.spec.replicas >= 2, "two replicas or more");
+    t.equal(auth.spec.strategy.rollingUpdate.maxUnavailable, 0);
+    const pod = auth.spec.template.spec;
+    const container = pod.containers[0];
+    t.equal(pod.securityContext.runAsNonRoot, true);
+    t.equal(container.securityContext.readOnlyRootFilesystem, true);
+    t.equal(container.securityContext.allowPrivilegeEscalation, false);
+    t.ok(container.resources.requests.cpu && container.resources.limits.memory, "resources set");
+    const preStopSeconds = Number(container.lifecycle.preStop.exec.command[1]);
+    // The service drains for at most 10 s after SIGTERM (close-with-grace delay in server.ts).
+    t.ok(pod.terminationGracePeriodSeconds > preStopSeconds + 10, "grace period longer than preStop + drain");
+
+    const ports = Object.fromEntries(container.ports.map((port: { name: string; containerPort: number }) => [port.name, port.containerPort]));
+    const config = named(objects, "ConfigMap", "temetro-auth").data;
+    t.equal(ports.http, Number(config.PORT), "public port matches PORT");
+    t.equal(ports.internal, Number(config.INTERNAL_PORT), "internal port matches INTERNAL_PORT");
+    for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+      const { path, port } = container[probe].httpGet;
+      t.ok(port in ports, `${probe} uses a declared port`);
+      t.match(path, /^\/health\/(live|ready)$/, `${probe} path`);
+    }
+    t.equal(container.livenessProbe.httpGet.path, "/health/live", "liveness touches no dependency");
+    t.equal(container.readinessProbe.httpGet.path, "/health/ready");
+  });
+
+  t.test(`${overlay}: services, budgets, autoscaler and network policies fit together`, async (t) => {
+    const objects = render(overlay);
+    const publicService = named(objects, "Service", "temetro-auth");
+    const internalService = named(objects, "Service", "temetro-auth-internal");
+    t.same(publicService.spec.ports.map((port: { targetPort: string }) => port.targetPort), ["http"]);
+    t.same(internalService.spec.ports.map((port: { targetPort: string }) => port.targetPort), ["internal"]);
+    t.equal(named(objects, "HorizontalPodAutoscaler", "temetro-auth").spec.scaleTargetRef.name, "temetro-auth");
+    t.ok(named(objects, "HorizontalPodAutoscaler", "temetro-auth").spec.minReplicas >= 2);
+    for (const name of ["temetro-auth", "temetro-mailer"]) {
+      const budget = named(objects, "PodDisruptionBudget", name);
+      t.same(budget.spec.selector.matchLabels, { "app.kubernetes.io/name": name });
+    }
+    const mailer = named(objects, "Deployment", "temetro-mailer");
+    const mailerContainer = mailer.spec.template.spec.containers[0];
+    t.equal(mailerContainer.ports[0].containerPort, Number(named(objects, "ConfigMap", "temetro-auth").data.MAILER_HTTP_PORT));
+    t.equal(mailerContainer.readinessProbe.httpGet.path, "/health/ready");
+
+    const policies = byKind(objects, "NetworkPolicy");
+    const denyAll = policies.find((policy) => !policy.spec.ingress && !policy.spec.egress);
+    t.ok(denyAll, "a default-deny policy");
+    t.same(denyAll!.spec.policyTypes, ["Ingress", "Egress"]);
+    const authIngress = named(objects, "NetworkPolicy", "temetro-auth-ingress");
+    const publicRule = authIngress.spec.ingress.find((rule: any) => rule.from[0].namespaceSelector?.matchLabels["kubernetes.io/metadata.name"] === "ingress-nginx");
+    t.same(publicRule.ports.map((port: { port: number }) => port.port), [4000], "the ingress reaches only the public port");
+  });
+}
+
+t.test("production: the Ingress terminates TLS and routes only to the public Service; no Secret is committed", async (t) => {
+  const objects = render("production");
+  const ingress = named(objects, "Ingress", "temetro-auth");
+  t.ok(ingress.spec.tls[0].secretName);
+  const backends = ingress.spec.rules.flatMap((rule: any) => rule.http.paths.map((path: any) => path.backend.service.name));
+  t.same([...new Set(backends)], ["temetro-auth"]);
+  t.equal(byKind(objects, "Secret").length, 0, "the production Secret is created outside the repository");
+  t.equal(named(objects, "ConfigMap", "temetro-auth").data.TRUST_PROXY, "1", "the ingress hop is trusted");
+  t.equal(named(objects, "Deployment", "temetro-auth").spec.replicas, 3);
+});
+
+t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and binds ports to 127.0.0.1", async (t) => {
+  const compose = parse(readFileSync(`${root}/docker-compose.yml`, "utf8"));
+  const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");
+  const targets = new Set([...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((match) => match[1]));
+  const built = Object.entries(compose.services).filter(([, service]: [string, any]) => service.build);
+  t.ok(built.length >= 3, "migrate, auth and mailer are built here");
+  for (const [name, service] of built as [string, any][]) {
+    t.ok(targets.has(service.build.target), `${name} builds target ${service.build.target}`);
+  }
+  for (const [name, service] of Object.entries(compose.services) as [string, any][]) {
+    for (const port of service.ports ?? []) t.match(port, /^127\.0\.0\.1:/, `${name} ${port}`);
+  }
+  for (const name of ["postgres", "redis", "mailpit", "migrate", "auth", "mailer"]) t.ok(compose.services[name], name);
+  t.ok(compose.services.postgres.healthcheck, "PostgreSQL has a health check");
+  t.match(compose.services.redis.command.join(" "), /--maxmemory-policy noeviction.*--appendonly yes/);
+  t.equal(compose.services.auth.depends_on.migrate.condition, "service_completed_successfully");
+});
+
+t.test("the Dockerfile's final images run node directly as a non-root user", async (t) => {
+  const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");
+  t.match(dockerfile, /^FROM \$\{NODE_IMAGE\} AS runtime[\s\S]*^USER node$/m);
+  t.match(dockerfile, /ARG NODE_IMAGE=node:(2[2-9]|[3-9]\d)/, "Node 22 LTS or newer");
+  t.match(dockerfile, /npm ci --omit=dev/, "only runtime dependencies in the final image");
+  for (const target of ["auth", "mailer"]) {
+    const stage = dockerfile.split(new RegExp(`^FROM runtime AS ${target}$`, "m"))[1]!.split(/^FROM /m)[0]!;
+    t.match(stage, /^CMD \["node", /m, `${target}: node receives the signals`);
+  }
+});
