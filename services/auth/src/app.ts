@@ -6,6 +6,7 @@ import betterAuth from "./plugins/better-auth.js";
 import db from "./plugins/db.js";
 import emailQueue from "./plugins/email-queue.js";
 import errors from "./plugins/errors.js";
+import health from "./plugins/health.js";
 import dataRoutes from "./routes/api/index.js";
 import authRoutes from "./routes/auth.js";
 
@@ -48,6 +49,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, { databaseUrl: config.databaseUrl });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  await app.register(health, { redisUrl: config.redisUrl });
   await app.register(betterAuth, { config });
   await app.register(authRoutes, { prefix: "/api/auth" });
   await app.register(dataRoutes, { prefix: "/api" });

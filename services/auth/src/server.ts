@@ -29,9 +29,12 @@ if (config.nodeEnv !== "production") await migrate(config, logger);
 
 const app = await buildApp({ config, logger });
 
+// On SIGTERM: fail readiness at once, stop accepting, finish the requests in flight (10 s at
+// most), then close the pools. Kubernetes' preStop pause has already taken us out of rotation.
 closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, "closing after an error");
   else logger.info({ signal }, "closing");
+  app.beginShutdown();
   await app.close();
 });
 
