@@ -32,6 +32,12 @@ const envSchema = z.object({
     .min(0, "must be a port number (0-65535)")
     .max(65535, "must be a port number (0-65535)")
     .default(4000),
+  INTERNAL_PORT: z.coerce
+    .number({ message: "must be a port number (0-65535)" })
+    .int("must be a port number (0-65535)")
+    .min(0, "must be a port number (0-65535)")
+    .max(65535, "must be a port number (0-65535)")
+    .default(4001),
   // IP literals on purpose: a `localhost` lookup runs on libuv's threadpool and
   // queues behind password hashes under load (see PITFALLS).
   DATABASE_URL: z
@@ -58,6 +64,8 @@ export interface Config {
   nodeEnv: "development" | "production" | "test";
   host: string;
   port: number;
+  /** Port of the cluster-internal listener (metrics, introspection); never exposed by the ingress. */
+  internalPort: number;
   databaseUrl: string;
   redisUrl: string;
   /** Prefix of every Redis key this deployment writes (queues, limits): several deployments or test jobs can share one Redis. */
@@ -127,6 +135,7 @@ export function loadConfig(
     nodeEnv: vars.NODE_ENV,
     host: vars.HOST,
     port: vars.PORT,
+    internalPort: vars.INTERNAL_PORT,
     databaseUrl: vars.DATABASE_URL,
     redisUrl: vars.REDIS_URL,
     redisPrefix: vars.REDIS_PREFIX,

@@ -2,3 +2,4 @@ export * from "./config.js";
 export * from "./email-queue.js";
 export * from "./logger.js";
 export * from "./redis.js";
+export * from "./metrics.js";

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Config, Logger } from "@temetro/shared";
+import { createMetricsRegistry, type Config, type Logger } from "@temetro/shared";
 import betterAuth from "./plugins/better-auth.js";
 import db from "./plugins/db.js";
 import emailQueue from "./plugins/email-queue.js";
 import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
+import metrics, { createAuthMetrics } from "./plugins/metrics.js";
 import dataRoutes from "./routes/api/index.js";
 import authRoutes from "./routes/auth.js";
 
@@ -46,6 +47,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   });
 
   await app.register(errors);
+  await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, { databaseUrl: config.databaseUrl });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });

@@ -1,6 +1,7 @@
 import closeWithGrace from "close-with-grace";
 import { ConfigError, loadConfig } from "@temetro/shared";
 import { buildApp } from "./app.js";
+import { buildInternalApp } from "./internal-app.js";
 import { findUnreachableDependencies } from "./db/check.js";
 import { migrate } from "./db/migrate.js";
 import { createServiceLogger } from "./logger.js";
@@ -28,6 +29,7 @@ if (unreachable.length > 0) {
 if (config.nodeEnv !== "production") await migrate(config, logger);
 
 const app = await buildApp({ config, logger });
+const internal = await buildInternalApp(app);
 
 // On SIGTERM: fail readiness at once, stop accepting, finish the requests in flight (10 s at
 // most), then close the pools. Kubernetes' preStop pause has already taken us out of rotation.
@@ -35,7 +37,9 @@ closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, "closing after an error");
   else logger.info({ signal }, "closing");
   app.beginShutdown();
+  await internal.close();
   await app.close();
 });
 
 await app.listen({ host: config.host, port: config.port });
+await internal.listen({ host: config.host, port: config.internalPort });

@@ -19,6 +19,7 @@ function startServer(env: Record<string, string>): RunningServer {
     env: {
       PATH: process.env.PATH,
       PORT: "0",
+      INTERNAL_PORT: "0",
       HOST: "127.0.0.1",
       DATABASE_URL: testDatabaseUrl,
       REDIS_URL: testRedisUrl,

@@ -1,0 +1,67 @@
+import fp from "fastify-plugin";
+import { Counter, Histogram } from "prom-client";
+import type { Registry } from "@temetro/shared";
+
+/** The auth service's instruments; served as Prometheus text on the internal port (/metrics). */
+export interface AuthMetrics {
+  registry: Registry;
+  httpRequestDuration: Histogram<"method" | "route" | "status">;
+  signIns: Counter<"outcome">;
+  passwordHashDuration: Histogram<"operation">;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    metrics: AuthMetrics;
+  }
+}
+
+export function createAuthMetrics(registry: Registry): AuthMetrics {
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Time to answer an HTTP request, by route pattern and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    signIns: new Counter({
+      name: "auth_sign_ins_total",
+      help: "Sign-in attempts by outcome: success, wrong_password, locked, limited",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    passwordHashDuration: new Histogram({
+      name: "auth_password_hash_duration_seconds",
+      help: "Time to hash or verify a password",
+      labelNames: ["operation"],
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+  };
+}
+
+const signInPaths = new Set(["/api/auth/sign-in/email", "/api/auth/sign-in/username"]);
+
+/** Records every response's latency and the outcome of sign-ins. */
+export default fp(
+  async (app, options: { metrics: AuthMetrics }) => {
+    const { metrics } = options;
+    app.decorate("metrics", metrics);
+    app.addHook("onResponse", async (request, reply) => {
+      // The route pattern, never the raw URL: bounded label values, and no token in a label.
+      const route = request.routeOptions.url ?? "unmatched";
+      metrics.httpRequestDuration.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+      const path = request.url.split("?", 1)[0]!;
+      if (request.method === "POST" && signInPaths.has(path)) {
+        const outcome = reply.statusCode === 200 ? "success" : reply.statusCode === 401 ? "wrong_password" : reply.statusCode === 429 ? "limited" : null;
+        if (outcome) metrics.signIns.inc({ outcome });
+      }
+    });
+  },
+  { name: "metrics" },
+);
