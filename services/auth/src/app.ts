@@ -62,6 +62,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, { databaseUrl: config.databaseUrl });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  // After CORS: a browser's preflight is answered before it could use up a sign-in budget.
   await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(rateLimit, { limits: config.rateLimits });
   await app.register(accountLockout, { policy: config.lockout });

@@ -89,6 +89,23 @@ t.test("no spelling of the sign-in path escapes its budget", async (t) => {
   t.equal((await signInFrom(a, client)).statusCode, 429, "each spelling counted against the sign-in budget");
 });
 
+t.test("a browser's CORS preflight does not use up the sign-in budget", async (t) => {
+  const [a] = await twoReplicas(t);
+  const client = "203.0.113.15";
+  for (let i = 0; i < 5; i++) {
+    const preflight = await a.inject({
+      method: "OPTIONS",
+      url: "/api/auth/sign-in/email",
+      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST" },
+      remoteAddress: client,
+    });
+    t.equal(preflight.statusCode, 204);
+    t.notOk(preflight.headers["ratelimit-limit"], "answered by CORS before any budget is counted");
+    t.equal((await signInFrom(a, client)).statusCode, 401, `sign-in ${i + 1} of 5`);
+  }
+  t.equal((await signInFrom(a, client)).statusCode, 429);
+});
+
 interface BudgetCase {
   name: string;
   limit: number;
