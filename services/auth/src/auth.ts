@@ -4,7 +4,9 @@ import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
 import { findSoleClinicId } from "./db/clinics.js";
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
+import type { AccountLockout } from "./limits/account-lockout.js";
+import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
+import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
 
 /**
  * The one place Better Auth is configured: plugins, roles, hooks, email senders.
@@ -28,11 +30,44 @@ export interface AuthDeps {
   enqueueEmail: (job: EmailJob) => Promise<void>;
   /** Where Better Auth's background work (email hand-over) is tracked, so shutdown can await it. */
   runInBackground: (work: Promise<unknown>) => void;
+  /** Bounded password hashing (one per process); the migration runs without one. */
+  passwordHasher?: PasswordHasher;
+  /** Per-account brute-force protection of sign-in; the migration runs without it. */
+  accountLockout?: AccountLockout;
+  /** Counts sign-in outcomes (metrics); absent in the migration. */
+  recordSignInOutcome?: (outcome: SignInOutcome) => void;
 }
 
-export function authOptions({ config, pool, logger, enqueueEmail, runInBackground }: AuthDeps) {
+export function authOptions({
+  config,
+  pool,
+  logger,
+  enqueueEmail,
+  runInBackground,
+  passwordHasher = createPasswordHasher(config.passwordHashConcurrency),
+  accountLockout,
+  recordSignInOutcome,
+}: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
+
+  /** Tells an account's owner that sign-in is locked, and where to reset the password. */
+  async function notifyLockout(identifier: SignInIdentifier, lockedUntil: Date): Promise<void> {
+    const column = identifier.kind === "email" ? "email" : "username";
+    const { rows } = await pool.query<{ email: string; name: string }>(
+      `SELECT "email", "name" FROM "user" WHERE "${column}" = $1`,
+      [identifier.value],
+    );
+    const owner = rows[0];
+    if (!owner) return; // an unknown identifier: nobody to tell
+    await enqueueEmail({
+      kind: "account-locked",
+      to: owner.email,
+      name: owner.name,
+      lockedUntil: lockedUntil.toISOString(),
+      url: frontend("/forgot-password"),
+    });
+  }
 
   return {
     appName: "temetro",
@@ -51,6 +86,8 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       onError: (error) => {
         const status = (error as { statusCode?: number }).statusCode;
         if (status !== undefined && status < 500) log.debug({ status }, (error as Error).message);
+        // Every hashing slot taken: load, not a fault (password.ts).
+        else if (status === 503) log.warn({ status, securityEvent: "password-hashing-saturated" }, (error as Error).message);
         else log.error({ err: error }, "Better Auth request failed");
       },
     },
@@ -61,7 +98,7 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       requireEmailVerification: config.requireEmailVerification,
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: 3600,
-      password: { hash: hashPassword, verify: verifyPassword },
+      password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
       sendResetPassword: async ({ user, url }) => {
         await enqueueEmail({
           kind: "reset-password",
@@ -112,6 +149,14 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       },
     },
     plugins: [
+      signInLockout({
+        lockout: accountLockout,
+        log: logger.child({ component: "sign-in-lockout" }),
+        clientIpHeader: CLIENT_IP_HEADER,
+        onLockoutStarted: notifyLockout,
+        runInBackground,
+        recordOutcome: recordSignInOutcome,
+      }),
       username({
         minUsernameLength: 3,
         maxUsernameLength: 32,

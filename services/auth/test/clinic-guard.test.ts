@@ -1,39 +1,15 @@
 // The /api/* guard: 401 without a session, 403 without an active clinic or membership or
 // permission, 200 with them; and the clinic chosen at sign-in.
-import type { FastifyInstance } from "fastify";
 import t from "tap";
 import clinicGuard from "../src/plugins/clinic-guard.js";
 import {
+  addMember,
   buildTestApp,
   cookieOf,
   createClinic,
-  emailTo,
   signIn,
   signUp,
-  uniqueEmail,
 } from "./fixtures/app.js";
-
-/** Adds a member with a role to a clinic through the real invitation flow; returns their cookie. */
-async function addMember(app: FastifyInstance, ownerCookie: string, clinicId: string, role: string) {
-  const email = uniqueEmail(role);
-  const invite = await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/invite-member",
-    headers: { cookie: ownerCookie },
-    payload: { email, role, organizationId: clinicId },
-  });
-  if (invite.statusCode !== 200) throw new Error(`invite failed: ${invite.body}`);
-  const invitationId = new URL((await emailTo(app, email, "invitation")).url).searchParams.get("invitationId");
-  const member = await signUp(app, { email });
-  const accept = await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/accept-invitation",
-    headers: { cookie: member.cookie },
-    payload: { invitationId },
-  });
-  if (accept.statusCode !== 200) throw new Error(`accept failed: ${accept.body}`);
-  return member;
-}
 
 t.test("GET /api/clinic without a session answers 401 with a JSON error", async (t) => {
   const { app } = await buildTestApp(t);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import clinicGuard from "../../plugins/clinic-guard.js";
 import clinicRoutes from "./clinic.js";
+import staffLockoutRoutes from "./staff-lockout.js";
 
 /**
  * The /api data routes: every one sits behind the clinic guard and declares the permission it
@@ -9,4 +10,5 @@ import clinicRoutes from "./clinic.js";
 export default async function dataRoutes(app: FastifyInstance) {
   await app.register(clinicGuard);
   await app.register(clinicRoutes);
+  await app.register(staffLockoutRoutes);
 }
