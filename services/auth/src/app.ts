@@ -7,6 +7,7 @@ import db from "./plugins/db.js";
 import emailQueue from "./plugins/email-queue.js";
 import errors from "./plugins/errors.js";
 import dataRoutes from "./routes/api/index.js";
+import authHelperRoutes from "./routes/auth-helpers.js";
 import authRoutes from "./routes/auth.js";
 
 declare module "fastify" {
@@ -32,6 +33,8 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
     bodyLimit: BODY_LIMIT,
     // No proxy is trusted until TRUST_PROXY says so: X-Forwarded-For from a client gains nothing.
     trustProxy: false,
+    // Unknown fields in a body are refused (400 VALIDATION_ERROR), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // Keep a request id handed on by the ingress or another temetro service, when it looks sane.
     genReqId: (request) => {
       const incoming = request.headers["x-request-id"];
@@ -50,6 +53,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(betterAuth, { config });
   await app.register(authRoutes, { prefix: "/api/auth" });
+  await app.register(authHelperRoutes, { prefix: "/api/auth-helpers" });
   await app.register(dataRoutes, { prefix: "/api" });
   return app;
 }

@@ -1,9 +1,12 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
+import { APIError, createAuthMiddleware } from "better-auth/api";
 import { organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
 import { findSoleClinicId } from "./db/clinics.js";
+import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
+import { membershipHooks } from "./membership-rules.js";
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
 
 /**
@@ -63,6 +66,8 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       resetPasswordTokenExpiresIn: 3600,
       password: { hash: hashPassword, verify: verifyPassword },
       sendResetPassword: async ({ user, url }) => {
+        // A staff account created without an address has nowhere to receive a link.
+        if (isPlaceholderEmail(user.email)) return;
         await enqueueEmail({
           kind: "reset-password",
           to: user.email,
@@ -76,12 +81,24 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       autoSignInAfterVerification: true,
       expiresIn: 24 * 3600,
       sendVerificationEmail: async ({ user, url }) => {
+        if (isPlaceholderEmail(user.email)) return;
         await enqueueEmail({
           kind: "verify-email",
           to: user.email,
           name: user.name,
           url: withDefaultCallback(url, "callbackURL", frontend("/")),
         });
+      },
+    },
+    user: {
+      additionalFields: {
+        // The password is an initial one an admin chose: the clinic guard refuses data requests
+        // until the user replaces it through change-password (get-session shows the flag).
+        mustChangePassword: { type: "boolean", required: false, defaultValue: false, input: false },
+        // The clinic that created this staff account (POST /api/staff); null for people who signed up.
+        createdByClinicId: { type: "string", required: false, input: false },
+        // Set when the creating clinic removes the account: it can no longer sign in.
+        disabled: { type: "boolean", required: false, defaultValue: false, input: false },
       },
     },
     session: {
@@ -104,12 +121,37 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         create: {
           // A user of exactly one clinic acts in it from sign-in on; with several, set-active chooses.
           before: async (session) => {
+            if (await isUserDisabled(pool, session.userId)) {
+              throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
+            }
             if (session.activeOrganizationId) return;
             const clinicId = await findSoleClinicId(pool, session.userId);
             if (clinicId) return { data: { ...session, activeOrganizationId: clinicId } };
           },
         },
       },
+    },
+    hooks: {
+      // An initial password must really be replaced, not re-entered.
+      before: createAuthMiddleware(async (ctx) => {
+        if (ctx.path !== "/change-password") return;
+        const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
+        if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
+          throw new APIError("BAD_REQUEST", {
+            code: "PASSWORD_UNCHANGED",
+            message: "The new password must differ from the current one",
+          });
+        }
+      }),
+      // A successful change-password ends the forced first change.
+      after: createAuthMiddleware(async (ctx) => {
+        if (ctx.path !== "/change-password") return;
+        const returned = ctx.context.returned as { user?: { id?: string } } | Error | undefined;
+        if (!returned || returned instanceof Error || !returned.user?.id) return;
+        await pool.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [
+          returned.user.id,
+        ]);
+      }),
     },
     plugins: [
       username({
@@ -123,6 +165,16 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         creatorRole: "owner",
         invitationExpiresIn: 7 * 24 * 3600,
         cancelPendingInvitationsOnReInvite: true,
+        organizationHooks: membershipHooks({ pool, clientIpHeader: CLIENT_IP_HEADER }),
+        schema: {
+          organization: {
+            additionalFields: {
+              // A clinic's choice: must staff replace the password an admin set at first sign-in?
+              // Switched with organization/update `{ data: { staffMustChangePassword: false } }`.
+              staffMustChangePassword: { type: "boolean", required: false, defaultValue: true, input: true },
+            },
+          },
+        },
         sendInvitationEmail: async ({ id, email, role, organization: clinic, inviter }) => {
           await enqueueEmail({
             kind: "invitation",
