@@ -6,7 +6,7 @@ import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
 import { findSoleClinicId } from "./db/clinics.js";
 import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
-import { membershipHooks } from "./membership-rules.js";
+import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
 
 /**
@@ -132,8 +132,15 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       },
     },
     hooks: {
-      // An initial password must really be replaced, not re-entered.
+      // Invitations carry one of temetro's assignable roles; an initial password must really be
+      // replaced, not re-entered.
       before: createAuthMiddleware(async (ctx) => {
+        // Checked before Better Auth's own role check, which answers an unknown role without a code.
+        if (ctx.path === "/organization/invite-member") {
+          const role = (ctx.body as { role?: unknown } | undefined)?.role;
+          refuseUnassignableRole(Array.isArray(role) ? role.join(",") : String(role ?? ""));
+          return;
+        }
         if (ctx.path !== "/change-password") return;
         const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
         if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
