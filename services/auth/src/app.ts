@@ -12,6 +12,7 @@ import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
 import rateLimit from "./plugins/rate-limit.js";
 import dataRoutes from "./routes/api/index.js";
+import authHelperRoutes from "./routes/auth-helpers.js";
 import authRoutes from "./routes/auth.js";
 
 declare module "fastify" {
@@ -48,6 +49,8 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
     // "everyone"): X-Forwarded-For from a client gains nothing. request.ip is the client address
     // that rate limits count and Better Auth records.
     trustProxy: trustProxyOption(config.trustProxy),
+    // Unknown fields in a body are refused (400 VALIDATION_ERROR), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // Keep a request id handed on by the ingress or another temetro service, when it looks sane.
     genReqId: (request) => {
       const incoming = request.headers["x-request-id"];
@@ -72,6 +75,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(accountLockout, { policy: config.lockout });
   await app.register(betterAuth, { config });
   await app.register(authRoutes, { prefix: "/api/auth" });
+  await app.register(authHelperRoutes, { prefix: "/api/auth-helpers" });
   await app.register(dataRoutes, { prefix: "/api" });
   return app;
 }

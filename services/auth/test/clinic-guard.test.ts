@@ -49,7 +49,7 @@ t.test("GET /api/clinic gives the active clinic, the caller's role and its permi
   });
 });
 
-t.test("a member removed from the active clinic gets 403 on their next request", async (t) => {
+t.test("a member removed from the active clinic is signed out of it on their next request", async (t) => {
   const { app } = await buildTestApp(t);
   const owner = await signUp(app);
   const clinic = await createClinic(app, owner.cookie);
@@ -64,6 +64,19 @@ t.test("a member removed from the active clinic gets 403 on their next request",
   });
   t.equal(removal.statusCode, 200);
 
+  // The sessions that acted in the clinic end with the membership.
+  const after = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } });
+  t.equal(after.statusCode, 401);
+  t.equal(after.json().code, "UNAUTHENTICATED");
+});
+
+t.test("a session whose membership is gone by any path gets 403 NOT_A_CLINIC_MEMBER", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const doctor = await addMember(app, owner.cookie, clinic.id, "doctor");
+  // Membership is read on every request: no cached role or membership survives its row.
+  await app.pg.query(`DELETE FROM "member" WHERE "userId" = $1 AND "organizationId" = $2`, [doctor.userId, clinic.id]);
   const after = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } });
   t.equal(after.statusCode, 403);
   t.equal(after.json().code, "NOT_A_CLINIC_MEMBER");
