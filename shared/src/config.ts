@@ -107,6 +107,11 @@ const envSchema = z.object({
     .default([]),
   REQUIRE_EMAIL_VERIFICATION: booleanFlag.default(false),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  SHUTDOWN_DELAY_SECONDS: z.coerce
+    .number({ message: "must be a number of seconds (0-60)" })
+    .min(0, "must be 0 or more")
+    .max(60, "must be 60 or less")
+    .default(0),
   TRUST_PROXY: trustProxy.default(false),
   // Requests per client address (IPv6: per /64) per RATE_LIMIT_WINDOW_SECONDS, shared by every replica.
   RATE_LIMIT_WINDOW_SECONDS: boundedInt(1, 3600).default(60),
@@ -141,6 +146,11 @@ export interface Config {
   trustedOrigins: string[];
   requireEmailVerification: boolean;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /**
+   * After SIGTERM, how long the service keeps serving while failing readiness, so load balancers
+   * stop sending to it before it stops accepting. On Kubernetes the preStop pause does this (0).
+   */
+  shutdownDelaySeconds: number;
   /** Fastify's trustProxy: false, a hop count, or the proxies' addresses. Never `true`. */
   trustProxy: false | number | string[];
   rateLimits: RateLimits;
@@ -240,6 +250,7 @@ export function loadConfig(
     trustedOrigins,
     requireEmailVerification: vars.REQUIRE_EMAIL_VERIFICATION,
     logLevel: vars.LOG_LEVEL,
+    shutdownDelaySeconds: vars.SHUTDOWN_DELAY_SECONDS,
     trustProxy: vars.TRUST_PROXY,
     rateLimits: {
       windowSeconds: vars.RATE_LIMIT_WINDOW_SECONDS,

@@ -31,12 +31,15 @@ if (config.nodeEnv !== "production") await migrate(config, logger);
 const app = await buildApp({ config, logger });
 const internal = await buildInternalApp(app);
 
-// On SIGTERM: fail readiness at once, stop accepting, finish the requests in flight (10 s at
-// most), then close the pools. Kubernetes' preStop pause has already taken us out of rotation.
-closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+// On SIGTERM: fail readiness at once; keep serving for SHUTDOWN_DELAY_SECONDS while load balancers
+// notice (on Kubernetes the preStop pause has already taken the pod out of rotation); then stop
+// accepting, finish the requests in flight (10 s at most), and close the pools.
+const drainMs = 10_000;
+closeWithGrace({ delay: config.shutdownDelaySeconds * 1000 + drainMs, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, "closing after an error");
   else logger.info({ signal }, "closing");
   app.beginShutdown();
+  if (!err && config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
   await internal.close();
   await app.close();
 });

@@ -1,67 +1,9 @@
 // The process as `npm start` runs it: real HTTP, a client that sends no Origin (like curl),
 // a clear message when a dependency is unreachable, and a clean stop on SIGTERM.
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import t from "tap";
-import { testDatabaseUrl, testRedisUrl, uniqueEmail } from "./fixtures/app.js";
-
-const serverPath = fileURLToPath(new URL("../src/server.ts", import.meta.url));
-
-interface RunningServer {
-  child: ChildProcess;
-  output: () => string;
-  baseUrl: Promise<string>;
-}
-
-/**
- * tap records the coverage of child processes too, but this child runs its TypeScript through tsx
- * (as `npm start` does), whose output differs from tap's own transform: merging the two garbles the
- * coverage of every source file both loaded. The child's coverage is therefore not recorded
- * (tap's processinfo honours this variable when it spawns).
- */
-const NO_CHILD_COVERAGE = { variable: "_TAPJS_PROCESSINFO_EXCLUDE_", value: "/./" };
-
-function spawnWithoutCoverage(...args: Parameters<typeof spawn>): ChildProcess {
-  const previous = process.env[NO_CHILD_COVERAGE.variable];
-  process.env[NO_CHILD_COVERAGE.variable] = NO_CHILD_COVERAGE.value;
-  try {
-    return spawn(...args);
-  } finally {
-    if (previous === undefined) delete process.env[NO_CHILD_COVERAGE.variable];
-    else process.env[NO_CHILD_COVERAGE.variable] = previous;
-  }
-}
-
-function startServer(env: Record<string, string>): RunningServer {
-  const child = spawnWithoutCoverage(process.execPath, ["--import", "tsx", serverPath], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: "0",
-      INTERNAL_PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: testDatabaseUrl,
-      REDIS_URL: testRedisUrl,
-      REDIS_PREFIX: `test-server-${process.pid}`,
-      BETTER_AUTH_SECRET: "test-secret-that-is-long-enough-for-better-auth",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const baseUrl = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
-  });
-  baseUrl.catch(() => {});
-  return { child, output: () => output, baseUrl };
-}
+import { uniqueEmail } from "./fixtures/app.js";
+import { startServer } from "./fixtures/server.js";
 
 /** A minimal cookie jar, as `curl -c`/`-b` keeps one. */
 function jar() {
