@@ -8,6 +8,7 @@ import emailQueue from "./plugins/email-queue.js";
 import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
+import sessions from "./plugins/sessions.js";
 import dataRoutes from "./routes/api/index.js";
 import authRoutes from "./routes/auth.js";
 
@@ -50,6 +51,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, { databaseUrl: config.databaseUrl });
+  await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
   await app.register(betterAuth, { config });

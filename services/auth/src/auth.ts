@@ -1,9 +1,10 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
-import { organization, username } from "better-auth/plugins";
+import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
-import { findSoleClinicId } from "./db/clinics.js";
+import { findMembership, findSoleClinicId } from "./db/clinics.js";
+import type { Invalidation } from "./sessions/invalidation.js";
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
 
 /**
@@ -28,9 +29,11 @@ export interface AuthDeps {
   enqueueEmail: (job: EmailJob) => Promise<void>;
   /** Where Better Auth's background work (email hand-over) is tracked, so shutdown can await it. */
   runInBackground: (work: Promise<unknown>) => void;
+  /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
+  invalidate: (message: Invalidation) => Promise<void>;
 }
 
-export function authOptions({ config, pool, logger, enqueueEmail, runInBackground }: AuthDeps) {
+export function authOptions({ config, pool, logger, enqueueEmail, runInBackground, invalidate }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
 
@@ -99,8 +102,16 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
     },
+    // Every change that alters who a session belongs to or what it may do is announced, so that no
+    // replica serves a cached answer about it (introspection and the /api guard read that cache).
     databaseHooks: {
+      user: {
+        update: { after: async (user) => invalidate(`user:${user.id}`) },
+        delete: { after: async (user) => invalidate(`user:${user.id}`) },
+      },
       session: {
+        update: { after: async (session) => invalidate(`session:${session.id}`) },
+        delete: { after: async (session) => invalidate(`session:${session.id}`) },
         create: {
           // A user of exactly one clinic acts in it from sign-in on; with several, set-active chooses.
           before: async (session) => {
@@ -123,6 +134,16 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         creatorRole: "owner",
         invitationExpiresIn: 7 * 24 * 3600,
         cancelPendingInvitationsOnReInvite: true,
+        organizationHooks: {
+          afterAddMember: async ({ member }) => invalidate(`user:${member.userId}`),
+          afterRemoveMember: async ({ member }) => invalidate(`user:${member.userId}`),
+          afterUpdateMemberRole: async ({ member }) => invalidate(`user:${member.userId}`),
+          afterAcceptInvitation: async ({ member }) => invalidate(`user:${member.userId}`),
+          afterUpdateOrganization: async ({ organization: clinic }) => {
+            if (clinic) await invalidate(`clinic:${clinic.id}`);
+          },
+          afterDeleteOrganization: async ({ organization: clinic }) => invalidate(`clinic:${clinic.id}`),
+        },
         sendInvitationEmail: async ({ id, email, role, organization: clinic, inviter }) => {
           await enqueueEmail({
             kind: "invitation",
@@ -134,6 +155,28 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
             url: frontend(`/accept-invitation?invitationId=${encodeURIComponent(id)}`),
           });
         },
+      }),
+      // Short-lived tokens for calls between services: GET /api/auth/token, keys at /api/auth/jwks.
+      jwt({
+        jwks: {
+          keyPairConfig: { alg: "EdDSA", crv: "Ed25519" },
+          rotationInterval: config.jwtKeyRotationDays > 0 ? config.jwtKeyRotationDays * 24 * 3600 : undefined,
+          // A retired key stays published long enough for every token it signed to expire.
+          gracePeriod: 24 * 3600,
+        },
+        jwt: {
+          issuer: config.betterAuthUrl,
+          audience: config.jwtAudience,
+          expirationTime: "5m",
+          // Subject (added by the plugin), clinic and role: nothing else about the user travels.
+          definePayload: async ({ session }) => {
+            const clinicId = (session.activeOrganizationId as string | null | undefined) ?? null;
+            const membership = clinicId ? await findMembership(pool, session.userId, clinicId) : null;
+            return { clinic: membership?.clinic.id ?? null, role: membership?.role ?? null };
+          },
+        },
+        // No token minted on every get-session: callers that want one ask /token.
+        disableSettingJwtHeader: true,
       }),
     ],
   } satisfies BetterAuthOptions;

@@ -16,8 +16,9 @@ export default fp(
       logger: app.log,
       enqueueEmail: app.enqueueEmail,
       runInBackground: app.runInBackground,
+      invalidate: app.sessions.invalidate,
     });
     app.decorate("auth", auth);
   },
-  { name: "better-auth", dependencies: ["db", "email-queue"] },
+  { name: "better-auth", dependencies: ["db", "email-queue", "sessions"] },
 );
