@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
 
@@ -22,6 +23,54 @@ const commaList = z
       .map((item) => item.trim())
       .filter((item) => item.length > 0),
   );
+
+/** A whole number in a range, with the range in the message. */
+const boundedInt = (min: number, max: number) =>
+  z.coerce
+    .number({ message: `must be a whole number from ${min} to ${max}` })
+    .int(`must be a whole number from ${min} to ${max}`)
+    .min(min, `must be a whole number from ${min} to ${max}`)
+    .max(max, `must be a whole number from ${min} to ${max}`);
+
+/** Names Fastify's proxy-addr understands for whole address ranges. */
+const proxyRangeNames = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isProxyAddress(entry: string): boolean {
+  if (proxyRangeNames.has(entry)) return true;
+  const [address, prefix, ...rest] = entry.split("/");
+  const family = isIP(address ?? "");
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: which hops in front of the service may say who the client is (X-Forwarded-For).
+ * false (nobody), a hop count, or the proxies' addresses / CIDR ranges. `true` is refused: it
+ * trusts whatever a client writes, so every client could choose its own address and escape limits.
+ */
+const trustProxy = z.string().transform((value, context): false | number | string[] => {
+  const text = value.trim();
+  if (text === "false" || text === "0") return false;
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops <= 20) return hops;
+  }
+  const entries = text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (text === "true" || entries.length === 0 || !entries.every(isProxyAddress)) {
+    context.addIssue({
+      code: "custom",
+      message:
+        "must be false, a hop count (1-20) or the proxies' addresses/CIDR ranges, comma-separated " +
+        "(true is refused: it would let any client choose its own address)",
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -71,6 +120,20 @@ const envSchema = z.object({
     .min(0, "must be 0 (no rotation) or more")
     .default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TRUST_PROXY: trustProxy.default(false),
+  // Requests per client address (IPv6: per /64) per RATE_LIMIT_WINDOW_SECONDS, shared by every replica.
+  RATE_LIMIT_WINDOW_SECONDS: boundedInt(1, 3600).default(60),
+  RATE_LIMIT_SIGN_IN: boundedInt(1, 100_000).default(5),
+  RATE_LIMIT_SIGN_UP: boundedInt(1, 100_000).default(3),
+  RATE_LIMIT_PASSWORD_RESET: boundedInt(1, 100_000).default(3),
+  RATE_LIMIT_VERIFICATION_EMAIL: boundedInt(1, 100_000).default(3),
+  RATE_LIMIT_RESET_COMPLETION: boundedInt(1, 100_000).default(10),
+  RATE_LIMIT_API: boundedInt(1, 1_000_000).default(600),
+  LOCKOUT_THRESHOLD: boundedInt(1, 1000).default(10),
+  LOCKOUT_WINDOW_SECONDS: boundedInt(1, 24 * 3600).default(15 * 60),
+  LOCKOUT_BASE_SECONDS: boundedInt(1, 24 * 3600).default(60),
+  LOCKOUT_MAX_SECONDS: boundedInt(1, 7 * 24 * 3600).default(3600),
+  PASSWORD_HASH_CONCURRENCY: boundedInt(1, 1024).default(8),
 });
 
 export interface Config {
@@ -102,6 +165,38 @@ export interface Config {
   /** Days between signing-key rotations (0: never); old keys stay published for a grace period. */
   jwtKeyRotationDays: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Fastify's trustProxy: false, a hop count, or the proxies' addresses. Never `true`. */
+  trustProxy: false | number | string[];
+  rateLimits: RateLimits;
+  lockout: LockoutPolicy;
+  /** Password hashes (hash or verify) one process runs at once; past it sign-in answers 503. */
+  passwordHashConcurrency: number;
+}
+
+/** Requests allowed per client address per window, by budget. */
+export interface RateLimits {
+  windowSeconds: number;
+  /** Email and username sign-in together. */
+  signIn: number;
+  signUp: number;
+  /** Requests for a reset email, by any route. */
+  passwordReset: number;
+  /** Requests for another verification email. */
+  verificationEmail: number;
+  /** Following the emailed reset link and setting the new password. */
+  resetCompletion: number;
+  /** Every other /api request. */
+  api: number;
+}
+
+/** Per-account protection against password guessing from any number of addresses. */
+export interface LockoutPolicy {
+  /** Failed sign-ins on one identifier within `windowSeconds` that start a lockout. */
+  threshold: number;
+  windowSeconds: number;
+  /** First lockout's length; each further one doubles, up to `maxSeconds`. */
+  baseSeconds: number;
+  maxSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -173,6 +268,23 @@ export function loadConfig(
     jwtAudience: vars.JWT_AUDIENCE,
     jwtKeyRotationDays: vars.JWT_KEY_ROTATION_DAYS,
     logLevel: vars.LOG_LEVEL,
+    trustProxy: vars.TRUST_PROXY,
+    rateLimits: {
+      windowSeconds: vars.RATE_LIMIT_WINDOW_SECONDS,
+      signIn: vars.RATE_LIMIT_SIGN_IN,
+      signUp: vars.RATE_LIMIT_SIGN_UP,
+      passwordReset: vars.RATE_LIMIT_PASSWORD_RESET,
+      verificationEmail: vars.RATE_LIMIT_VERIFICATION_EMAIL,
+      resetCompletion: vars.RATE_LIMIT_RESET_COMPLETION,
+      api: vars.RATE_LIMIT_API,
+    },
+    lockout: {
+      threshold: vars.LOCKOUT_THRESHOLD,
+      windowSeconds: vars.LOCKOUT_WINDOW_SECONDS,
+      baseSeconds: vars.LOCKOUT_BASE_SECONDS,
+      maxSeconds: Math.max(vars.LOCKOUT_MAX_SECONDS, vars.LOCKOUT_BASE_SECONDS),
+    },
+    passwordHashConcurrency: vars.PASSWORD_HASH_CONCURRENCY,
   };
 }
 

@@ -79,3 +79,51 @@ t.test("empty variables count as unset", async (t) => {
   const config = loadConfig({ ...secret, PORT: "", TRUSTED_ORIGINS: "" });
   t.equal(config.port, 4000);
 });
+
+t.test("rate limits, lockout and hashing bound default to the API page's figures", async (t) => {
+  const config = loadConfig(secret);
+  t.same(config.rateLimits, {
+    windowSeconds: 60,
+    signIn: 5,
+    signUp: 3,
+    passwordReset: 3,
+    verificationEmail: 3,
+    resetCompletion: 10,
+    api: 600,
+  });
+  t.same(config.lockout, { threshold: 10, windowSeconds: 900, baseSeconds: 60, maxSeconds: 3600 });
+  t.equal(config.passwordHashConcurrency, 8);
+  t.equal(config.trustProxy, false, "no proxy is trusted by default");
+});
+
+t.test("limits are configurable, a clinic behind one NAT address may need more", async (t) => {
+  const config = loadConfig({ ...secret, RATE_LIMIT_SIGN_IN: "50", RATE_LIMIT_API: "5000", LOCKOUT_THRESHOLD: "20" });
+  t.equal(config.rateLimits.signIn, 50);
+  t.equal(config.rateLimits.api, 5000);
+  t.equal(config.lockout.threshold, 20);
+});
+
+t.test("TRUST_PROXY takes a hop count or the proxies' addresses, and refuses `true`", async (t) => {
+  t.equal(loadConfig({ ...secret, TRUST_PROXY: "false" }).trustProxy, false);
+  t.equal(loadConfig({ ...secret, TRUST_PROXY: "2" }).trustProxy, 2);
+  t.same(loadConfig({ ...secret, TRUST_PROXY: "10.0.0.5, 10.1.0.0/16, fd00::/8, loopback" }).trustProxy, [
+    "10.0.0.5",
+    "10.1.0.0/16",
+    "fd00::/8",
+    "loopback",
+  ]);
+  for (const value of ["true", "10.0.0.5/33", "proxy.example", "21", "10.0.0.5/8/1"]) {
+    const error = t.throws(() => loadConfig({ ...secret, TRUST_PROXY: value }), value) as ConfigError;
+    t.match(error.problems, [/TRUST_PROXY: must be false, a hop count/], value);
+  }
+});
+
+t.test("a limit that is not a positive whole number is named", async (t) => {
+  const error = t.throws(() =>
+    loadConfig({ ...secret, RATE_LIMIT_SIGN_IN: "0", LOCKOUT_THRESHOLD: "ten", PASSWORD_HASH_CONCURRENCY: "1.5" }),
+  ) as ConfigError;
+  const text = error.problems.join("\n");
+  t.match(text, /RATE_LIMIT_SIGN_IN: must be a whole number from 1/);
+  t.match(text, /LOCKOUT_THRESHOLD: must be a whole number from 1/);
+  t.match(text, /PASSWORD_HASH_CONCURRENCY: must be a whole number from 1/);
+});

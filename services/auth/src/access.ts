@@ -73,12 +73,33 @@ export const roles = {
 };
 
 export type RoleName = keyof typeof roles;
+
+/** The role Better Auth gives a clinic's creator; it moves only by an explicit transfer. */
+export const OWNER_ROLE = "owner";
+
+/** Roles an owner or admin may give by invitation or a role change: every role but owner. */
+export const assignableRoles = ["admin", "doctor", "member", "reception", "pharmacy", "lab"] as const;
+
+/** Roles of a staff account a clinic creates itself (POST /api/staff). */
+export const staffAccountRoles = ["admin", "doctor", "reception", "pharmacy", "lab"] as const;
+
+/** What managing the clinic's people takes (staff, members, the audit log): owners and admins. */
+export const manageStaff: PermissionRequest = { member: ["create", "update", "delete"] };
+
+/** Ownership moves only by the owner's own hand: only the owner role may delete the clinic. */
+export const transferOwnership: PermissionRequest = { organization: ["delete"] };
+
+/**
+ * A patient's provider is a clinician: a member whose role may write prescriptions and patients
+ * (owner, admin, doctor, member; not reception, pharmacy or lab).
+ */
+export const providerPermission: PermissionRequest = { prescription: ["write"], patient: ["write"] };
 export type Statements = typeof statements;
 /** What a route asks of the caller's role, e.g. `{ patient: ["read"] }`. */
-export type PermissionRequest = { [K in keyof Statements]?: Statements[K][number][] };
+export type PermissionRequest = { readonly [K in keyof Statements]?: readonly Statements[K][number][] };
 export type Permissions = Record<string, readonly string[]>;
 
-function isRoleName(name: string): name is RoleName {
+export function isRoleName(name: string): name is RoleName {
   return Object.hasOwn(roles, name);
 }
 

@@ -2,14 +2,18 @@ import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createMetricsRegistry, type Config, type Logger } from "@temetro/shared";
+import accountLockout from "./plugins/account-lockout.js";
 import betterAuth from "./plugins/better-auth.js";
 import db from "./plugins/db.js";
 import emailQueue from "./plugins/email-queue.js";
 import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
+import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
+import rateLimit from "./plugins/rate-limit.js";
 import sessions from "./plugins/sessions.js";
 import dataRoutes from "./routes/api/index.js";
+import authHelperRoutes from "./routes/auth-helpers.js";
 import authRoutes from "./routes/auth.js";
 
 declare module "fastify" {
@@ -28,13 +32,26 @@ export const BODY_LIMIT = 64 * 1024;
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
+/**
+ * Fastify's trustProxy from TRUST_PROXY. A hop count becomes the function Fastify itself would
+ * make of it (trust the nearest N hops), which its types accept.
+ */
+export function trustProxyOption(setting: Config["trustProxy"]) {
+  if (typeof setting === "number") return (_address: string, hop: number) => hop < setting;
+  return setting;
+}
+
 /** Builds the auth service with its real dependencies; `server.ts` and the tests both use it. */
 export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
-    // No proxy is trusted until TRUST_PROXY says so: X-Forwarded-For from a client gains nothing.
-    trustProxy: false,
+    // No proxy is trusted until TRUST_PROXY says so (a hop count or the proxies' addresses, never
+    // "everyone"): X-Forwarded-For from a client gains nothing. request.ip is the client address
+    // that rate limits count and Better Auth records.
+    trustProxy: trustProxyOption(config.trustProxy),
+    // Unknown fields in a body are refused (400 VALIDATION_ERROR), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // Keep a request id handed on by the ingress or another temetro service, when it looks sane.
     genReqId: (request) => {
       const incoming = request.headers["x-request-id"];
@@ -54,8 +71,13 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
+  // After CORS: a browser's preflight is answered before it could use up a sign-in budget.
+  await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  await app.register(rateLimit, { limits: config.rateLimits });
+  await app.register(accountLockout, { policy: config.lockout });
   await app.register(betterAuth, { config });
   await app.register(authRoutes, { prefix: "/api/auth" });
+  await app.register(authHelperRoutes, { prefix: "/api/auth-helpers" });
   await app.register(dataRoutes, { prefix: "/api" });
   return app;
 }

@@ -1,11 +1,16 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
+import { APIError, createAuthMiddleware } from "better-auth/api";
 import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
 import { findMembership, findSoleClinicId } from "./db/clinics.js";
 import type { Invalidation } from "./sessions/invalidation.js";
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.js";
+import type { AccountLockout } from "./limits/account-lockout.js";
+import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
+import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
+import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
+import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
 
 /**
  * The one place Better Auth is configured: plugins, roles, hooks, email senders.
@@ -29,13 +34,47 @@ export interface AuthDeps {
   enqueueEmail: (job: EmailJob) => Promise<void>;
   /** Where Better Auth's background work (email hand-over) is tracked, so shutdown can await it. */
   runInBackground: (work: Promise<unknown>) => void;
+  /** Bounded password hashing (one per process); the migration runs without one. */
+  passwordHasher?: PasswordHasher;
+  /** Per-account brute-force protection of sign-in; the migration runs without it. */
+  accountLockout?: AccountLockout;
+  /** Counts sign-in outcomes (metrics); absent in the migration. */
+  recordSignInOutcome?: (outcome: SignInOutcome) => void;
   /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
   invalidate: (message: Invalidation) => Promise<void>;
 }
 
-export function authOptions({ config, pool, logger, enqueueEmail, runInBackground, invalidate }: AuthDeps) {
+export function authOptions({
+  config,
+  pool,
+  logger,
+  enqueueEmail,
+  runInBackground,
+  passwordHasher = createPasswordHasher(config.passwordHashConcurrency),
+  accountLockout,
+  recordSignInOutcome,
+  invalidate,
+}: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
+
+  /** Tells an account's owner that sign-in is locked, and where to reset the password. */
+  async function notifyLockout(identifier: SignInIdentifier, lockedUntil: Date): Promise<void> {
+    const column = identifier.kind === "email" ? "email" : "username";
+    const { rows } = await pool.query<{ email: string; name: string }>(
+      `SELECT "email", "name" FROM "user" WHERE "${column}" = $1`,
+      [identifier.value],
+    );
+    const owner = rows[0];
+    if (!owner) return; // an unknown identifier: nobody to tell
+    await enqueueEmail({
+      kind: "account-locked",
+      to: owner.email,
+      name: owner.name,
+      lockedUntil: lockedUntil.toISOString(),
+      url: frontend("/forgot-password"),
+    });
+  }
 
   return {
     appName: "temetro",
@@ -54,6 +93,8 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       onError: (error) => {
         const status = (error as { statusCode?: number }).statusCode;
         if (status !== undefined && status < 500) log.debug({ status }, (error as Error).message);
+        // Every hashing slot taken: load, not a fault (password.ts).
+        else if (status === 503) log.warn({ status, securityEvent: "password-hashing-saturated" }, (error as Error).message);
         else log.error({ err: error }, "Better Auth request failed");
       },
     },
@@ -64,8 +105,10 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       requireEmailVerification: config.requireEmailVerification,
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: 3600,
-      password: { hash: hashPassword, verify: verifyPassword },
+      password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
       sendResetPassword: async ({ user, url }) => {
+        // A staff account created without an address has nowhere to receive a link.
+        if (isPlaceholderEmail(user.email)) return;
         await enqueueEmail({
           kind: "reset-password",
           to: user.email,
@@ -79,12 +122,24 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       autoSignInAfterVerification: true,
       expiresIn: 24 * 3600,
       sendVerificationEmail: async ({ user, url }) => {
+        if (isPlaceholderEmail(user.email)) return;
         await enqueueEmail({
           kind: "verify-email",
           to: user.email,
           name: user.name,
           url: withDefaultCallback(url, "callbackURL", frontend("/")),
         });
+      },
+    },
+    user: {
+      additionalFields: {
+        // The password is an initial one an admin chose: the clinic guard refuses data requests
+        // until the user replaces it through change-password (get-session shows the flag).
+        mustChangePassword: { type: "boolean", required: false, defaultValue: false, input: false },
+        // The clinic that created this staff account (POST /api/staff); null for people who signed up.
+        createdByClinicId: { type: "string", required: false, input: false },
+        // Set when the creating clinic removes the account: it can no longer sign in.
+        disabled: { type: "boolean", required: false, defaultValue: false, input: false },
       },
     },
     session: {
@@ -115,6 +170,9 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         create: {
           // A user of exactly one clinic acts in it from sign-in on; with several, set-active chooses.
           before: async (session) => {
+            if (await isUserDisabled(pool, session.userId)) {
+              throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
+            }
             if (session.activeOrganizationId) return;
             const clinicId = await findSoleClinicId(pool, session.userId);
             if (clinicId) return { data: { ...session, activeOrganizationId: clinicId } };
@@ -122,7 +180,45 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         },
       },
     },
+    hooks: {
+      // Invitations carry one of temetro's assignable roles; an initial password must really be
+      // replaced, not re-entered.
+      before: createAuthMiddleware(async (ctx) => {
+        // Checked before Better Auth's own role check, which answers an unknown role without a code.
+        if (ctx.path === "/organization/invite-member") {
+          const role = (ctx.body as { role?: unknown } | undefined)?.role;
+          refuseUnassignableRole(Array.isArray(role) ? role.join(",") : String(role ?? ""));
+          return;
+        }
+        if (ctx.path !== "/change-password") return;
+        const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
+        if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
+          throw new APIError("BAD_REQUEST", {
+            code: "PASSWORD_UNCHANGED",
+            message: "The new password must differ from the current one",
+          });
+        }
+      }),
+      // A successful change-password ends the forced first change.
+      after: createAuthMiddleware(async (ctx) => {
+        if (ctx.path !== "/change-password") return;
+        const returned = ctx.context.returned as { user?: { id?: string } } | Error | undefined;
+        if (!returned || returned instanceof Error || !returned.user?.id) return;
+        await pool.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [
+          returned.user.id,
+        ]);
+        await invalidate(`user:${returned.user.id}`);
+      }),
+    },
     plugins: [
+      signInLockout({
+        lockout: accountLockout,
+        log: logger.child({ component: "sign-in-lockout" }),
+        clientIpHeader: CLIENT_IP_HEADER,
+        onLockoutStarted: notifyLockout,
+        runInBackground,
+        recordOutcome: recordSignInOutcome,
+      }),
       username({
         minUsernameLength: 3,
         maxUsernameLength: 32,
@@ -134,15 +230,15 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
         creatorRole: "owner",
         invitationExpiresIn: 7 * 24 * 3600,
         cancelPendingInvitationsOnReInvite: true,
-        organizationHooks: {
-          afterAddMember: async ({ member }) => invalidate(`user:${member.userId}`),
-          afterRemoveMember: async ({ member }) => invalidate(`user:${member.userId}`),
-          afterUpdateMemberRole: async ({ member }) => invalidate(`user:${member.userId}`),
-          afterAcceptInvitation: async ({ member }) => invalidate(`user:${member.userId}`),
-          afterUpdateOrganization: async ({ organization: clinic }) => {
-            if (clinic) await invalidate(`clinic:${clinic.id}`);
+        organizationHooks: announceMembershipChanges(membershipHooks({ pool, clientIpHeader: CLIENT_IP_HEADER }), invalidate),
+        schema: {
+          organization: {
+            additionalFields: {
+              // A clinic's choice: must staff replace the password an admin set at first sign-in?
+              // Switched with organization/update `{ data: { staffMustChangePassword: false } }`.
+              staffMustChangePassword: { type: "boolean", required: false, defaultValue: true, input: true },
+            },
           },
-          afterDeleteOrganization: async ({ organization: clinic }) => invalidate(`clinic:${clinic.id}`),
         },
         sendInvitationEmail: async ({ id, email, role, organization: clinic, inviter }) => {
           await enqueueEmail({
@@ -197,4 +293,47 @@ function withDefaultCallback(link: string, parameter: string, fallback: string):
   const current = url.searchParams.get(parameter);
   if (!current || current === "/") url.searchParams.set(parameter, fallback);
   return url.toString();
+}
+
+/**
+ * temetro's membership rules (audit, owner protection) plus the announcement of every change that
+ * alters what a member may do, so that no replica serves a cached answer about it. The
+ * announcement comes after the rules' own writes, and even when they fail.
+ */
+function announceMembershipChanges(
+  rules: ReturnType<typeof membershipHooks>,
+  invalidate: (message: Invalidation) => Promise<void>,
+) {
+  return {
+    ...rules,
+    afterAddMember: async ({ member }: { member: { userId: string } }) => invalidate(`user:${member.userId}`),
+    afterAcceptInvitation: async (data: Parameters<typeof rules.afterAcceptInvitation>[0]) => {
+      try {
+        await rules.afterAcceptInvitation(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    afterUpdateMemberRole: async (data: Parameters<typeof rules.afterUpdateMemberRole>[0]) => {
+      try {
+        await rules.afterUpdateMemberRole(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    // The rules end the removed member's sessions in this clinic: announce once that is done, so
+    // no replica re-reads the session in between and keeps it.
+    afterRemoveMember: async (data: Parameters<typeof rules.afterRemoveMember>[0]) => {
+      try {
+        await rules.afterRemoveMember(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    afterUpdateOrganization: async ({ organization: clinic }: { organization: { id: string } | null }) => {
+      if (clinic) await invalidate(`clinic:${clinic.id}`);
+    },
+    afterDeleteOrganization: async ({ organization: clinic }: { organization: { id: string } }) =>
+      invalidate(`clinic:${clinic.id}`),
+  };
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import errors from "./plugins/errors.js";
 import metrics from "./plugins/metrics.js";
 import introspectRoutes from "./routes/internal/introspect.js";
@@ -12,8 +12,9 @@ export async function buildInternalApp(app: FastifyInstance): Promise<FastifyIns
   const internal = Fastify({
     loggerInstance: app.log.child({ listener: "internal" }),
     bodyLimit: 32 * 1024,
-    // The hot path of the platform: a line per request would cost more than the answer.
-    disableRequestLogging: true,
+    // The hot path of the platform: a line per request would cost more than the answer. Errors
+    // are still logged, and every request is counted in the metrics.
+    logController: new LogController({ disableRequestLogging: true }),
     // Strict input: no type coercion, unknown fields refused rather than silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;

@@ -1,5 +1,6 @@
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
+import { APIError } from "better-auth/api";
 
 /** Password length bounds of the service's policy (no composition rules, as NIST SP 800-63B advises). */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -56,4 +57,67 @@ function verifyLegacyScrypt(salt: string, expectedHex: string, password: string)
       resolve(timingSafeEqual(key, Buffer.from(expectedHex, "hex")));
     });
   });
+}
+
+/** Seconds a client is asked to wait when every hashing slot is taken. */
+export const HASHING_BUSY_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Password hashing with a bound on how many hashes (and verifications) run at once in this
+ * process. Hashing is the costliest thing the service does: without a bound, a burst of sign-ins
+ * queues on libuv's threadpool without limit, and every request behind it (and every DNS lookup)
+ * waits. Past the bound the request is refused at once with 503 and `Retry-After`.
+ */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(input: { hash: string; password: string }): Promise<boolean>;
+  /** Hashes running now. */
+  readonly running: number;
+  /** Hashes and verifications finished since start: what a test reads to see that none ran. */
+  readonly completed: number;
+  /** Requests refused because every slot was taken. */
+  readonly refused: number;
+}
+
+export function createPasswordHasher(
+  maxConcurrent: number,
+  /** Told how long each hash or verification took (the metrics histogram). */
+  observe?: (operation: "hash" | "verify", seconds: number) => void,
+): PasswordHasher {
+  const state = { running: 0, completed: 0, refused: 0 };
+
+  async function withSlot<T>(operation: "hash" | "verify", work: () => Promise<T>): Promise<T> {
+    if (state.running >= maxConcurrent) {
+      state.refused += 1;
+      // An APIError, so Better Auth answers with this status and header instead of a bare 500.
+      throw new APIError(
+        "SERVICE_UNAVAILABLE",
+        { message: "Too many sign-ins are being checked right now; retry shortly", code: "SERVICE_UNAVAILABLE" },
+        { "Retry-After": String(HASHING_BUSY_RETRY_AFTER_SECONDS) },
+      );
+    }
+    state.running += 1;
+    const started = process.hrtime.bigint();
+    try {
+      return await work();
+    } finally {
+      state.running -= 1;
+      state.completed += 1;
+      observe?.(operation, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  return {
+    hash: (password) => withSlot("hash", () => hashPassword(password)),
+    verify: (input) => withSlot("verify", () => verifyPassword(input)),
+    get running() {
+      return state.running;
+    },
+    get completed() {
+      return state.completed;
+    },
+    get refused() {
+      return state.refused;
+    },
+  };
 }

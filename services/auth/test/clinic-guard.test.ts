@@ -1,39 +1,15 @@
 // The /api/* guard: 401 without a session, 403 without an active clinic or membership or
 // permission, 200 with them; and the clinic chosen at sign-in.
-import type { FastifyInstance } from "fastify";
 import t from "tap";
 import clinicGuard from "../src/plugins/clinic-guard.js";
 import {
+  addMember,
   buildTestApp,
   cookieOf,
   createClinic,
-  emailTo,
   signIn,
   signUp,
-  uniqueEmail,
 } from "./fixtures/app.js";
-
-/** Adds a member with a role to a clinic through the real invitation flow; returns their cookie. */
-async function addMember(app: FastifyInstance, ownerCookie: string, clinicId: string, role: string) {
-  const email = uniqueEmail(role);
-  const invite = await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/invite-member",
-    headers: { cookie: ownerCookie },
-    payload: { email, role, organizationId: clinicId },
-  });
-  if (invite.statusCode !== 200) throw new Error(`invite failed: ${invite.body}`);
-  const invitationId = new URL((await emailTo(app, email, "invitation")).url).searchParams.get("invitationId");
-  const member = await signUp(app, { email });
-  const accept = await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/accept-invitation",
-    headers: { cookie: member.cookie },
-    payload: { invitationId },
-  });
-  if (accept.statusCode !== 200) throw new Error(`accept failed: ${accept.body}`);
-  return member;
-}
 
 t.test("GET /api/clinic without a session answers 401 with a JSON error", async (t) => {
   const { app } = await buildTestApp(t);
@@ -73,7 +49,7 @@ t.test("GET /api/clinic gives the active clinic, the caller's role and its permi
   });
 });
 
-t.test("a member removed from the active clinic gets 403 on their next request", async (t) => {
+t.test("a member removed from the active clinic is signed out of it on their next request", async (t) => {
   const { app } = await buildTestApp(t);
   const owner = await signUp(app);
   const clinic = await createClinic(app, owner.cookie);
@@ -88,6 +64,19 @@ t.test("a member removed from the active clinic gets 403 on their next request",
   });
   t.equal(removal.statusCode, 200);
 
+  // The sessions that acted in the clinic end with the membership.
+  const after = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } });
+  t.equal(after.statusCode, 401);
+  t.equal(after.json().code, "UNAUTHENTICATED");
+});
+
+t.test("a session whose membership is gone by any path gets 403 NOT_A_CLINIC_MEMBER", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const doctor = await addMember(app, owner.cookie, clinic.id, "doctor");
+  // Membership is read on every request: no cached role or membership survives its row.
+  await app.pg.query(`DELETE FROM "member" WHERE "userId" = $1 AND "organizationId" = $2`, [doctor.userId, clinic.id]);
   const after = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } });
   t.equal(after.statusCode, 403);
   t.equal(after.json().code, "NOT_A_CLINIC_MEMBER");

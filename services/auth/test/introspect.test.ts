@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { buildTestApp, cookieOf, createClinic, emailTo, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { addMember, buildTestApp, cookieOf, createClinic, createStaff, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
 
 async function internalOf(t: Test, app: FastifyInstance) {
   const internal = await buildInternalApp(app);
@@ -21,25 +21,6 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
     if (check(value) || Date.now() > deadline) return value;
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-async function addMember(app: FastifyInstance, ownerCookie: string, clinicId: string, role: string) {
-  const email = uniqueEmail(role);
-  await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/invite-member",
-    headers: { cookie: ownerCookie },
-    payload: { email, role, organizationId: clinicId },
-  });
-  const invitationId = new URL((await emailTo(app, email, "invitation")).url).searchParams.get("invitationId");
-  const member = await signUp(app, { email });
-  await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/accept-invitation",
-    headers: { cookie: member.cookie },
-    payload: { invitationId },
-  });
-  return member;
 }
 
 t.test("a valid session cookie: the user, the session and the active clinic with role and permissions", async (t) => {
@@ -136,7 +117,7 @@ t.test("across two replicas sharing Redis: sign-out, removal and role change sho
   t.equal(afterRole.clinic.role, "lab", "the new role shows on the first replica");
   t.same(afterRole.clinic.permissions.lab, ["read", "write"]);
 
-  // Removed through the second replica: the session is still valid, but acts in no clinic.
+  // Removed through the second replica: the sessions acting in that clinic end.
   const removal = await second.inject({
     method: "POST",
     url: "/api/auth/organization/remove-member",
@@ -146,10 +127,10 @@ t.test("across two replicas sharing Redis: sign-out, removal and role change sho
   t.equal(removal.statusCode, 200);
   const afterRemoval = await eventually(
     async () => (await introspect(internalFirst, { cookie: doctor.cookie })).json(),
-    (body) => body.clinic === null,
+    (body) => body.active === false,
   );
-  t.equal(afterRemoval.clinic, null, "the removed member acts in no clinic");
-  t.equal((await first.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } })).statusCode, 403);
+  t.same(afterRemoval, { active: false }, "the removed member's session no longer acts");
+  t.equal((await first.inject({ method: "GET", url: "/api/clinic", headers: { cookie: doctor.cookie } })).statusCode, 401);
 
   // Signed out through the second replica.
   t.equal((await second.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: owner.cookie } })).statusCode, 200);
@@ -203,4 +184,35 @@ t.test("the session cookie name the directory reads is the one Better Auth write
     });
     t.equal(cookieOf(response).split("=")[0], app.sessions.cookieName, url);
   }
+});
+
+t.test("a staff account: the forced password change shows, and removal by an admin ends it everywhere", async (t) => {
+  const prefix = `test-staff-${Date.now().toString(36)}`;
+  const { app: first } = await buildTestApp(t, { env: { REDIS_PREFIX: prefix } });
+  const { app: second } = await buildTestApp(t, { env: { REDIS_PREFIX: prefix } });
+  const internalFirst = await internalOf(t, first);
+  const owner = await signUp(first);
+  await createClinic(first, owner.cookie);
+  const staff = await createStaff(first, owner.cookie, { role: "pharmacy" });
+  const signedIn = await first.inject({
+    method: "POST",
+    url: "/api/auth/sign-in/username",
+    payload: { username: staff.username, password: staff.password },
+  });
+  t.equal(signedIn.statusCode, 200);
+  const cookie = cookieOf(signedIn);
+
+  t.match((await introspect(internalFirst, { cookie })).json(), {
+    active: true,
+    user: { username: staff.username.toLowerCase(), mustChangePassword: true },
+    clinic: { role: "pharmacy" },
+  });
+
+  const removal = await second.inject({ method: "DELETE", url: `/api/staff/${staff.userId}`, headers: { cookie: owner.cookie } });
+  t.equal(removal.statusCode, 204);
+  const after = await eventually(
+    async () => (await introspect(internalFirst, { cookie })).json(),
+    (body) => body.active === false,
+  );
+  t.same(after, { active: false }, "the disabled account's session is inactive on the other replica");
 });

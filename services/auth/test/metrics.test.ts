@@ -34,6 +34,8 @@ t.test("the internal /metrics reports request latency by route, sign-in outcomes
   t.equal(requests({ method: "POST", route: "/api/auth/*", status: "401" }), 1);
   t.equal(sample(text, "auth_sign_ins_total", { outcome: "success" }), 1);
   t.equal(sample(text, "auth_sign_ins_total", { outcome: "wrong_password" }), 1);
+  t.equal(sample(text, "auth_password_hash_duration_seconds_count", { operation: "hash" }), 1, "one hash: the sign-up");
+  t.equal(sample(text, "auth_password_hash_duration_seconds_count", { operation: "verify" }), 2, "two verifications");
   t.match(text, /nodejs_eventloop_lag_seconds\{service="auth"\}/);
   t.match(text, /process_cpu_user_seconds_total\{service="auth"\}/);
   t.notMatch(text, /session_token|a-long-secure-password/, "no secret in a label");

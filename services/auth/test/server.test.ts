@@ -14,8 +14,27 @@ interface RunningServer {
   baseUrl: Promise<string>;
 }
 
+/**
+ * tap records the coverage of child processes too, but this child runs its TypeScript through tsx
+ * (as `npm start` does), whose output differs from tap's own transform: merging the two garbles the
+ * coverage of every source file both loaded. The child's coverage is therefore not recorded
+ * (tap's processinfo honours this variable when it spawns).
+ */
+const NO_CHILD_COVERAGE = { variable: "_TAPJS_PROCESSINFO_EXCLUDE_", value: "/./" };
+
+function spawnWithoutCoverage(...args: Parameters<typeof spawn>): ChildProcess {
+  const previous = process.env[NO_CHILD_COVERAGE.variable];
+  process.env[NO_CHILD_COVERAGE.variable] = NO_CHILD_COVERAGE.value;
+  try {
+    return spawn(...args);
+  } finally {
+    if (previous === undefined) delete process.env[NO_CHILD_COVERAGE.variable];
+    else process.env[NO_CHILD_COVERAGE.variable] = previous;
+  }
+}
+
 function startServer(env: Record<string, string>): RunningServer {
-  const child = spawn(process.execPath, ["--import", "tsx", serverPath], {
+  const child = spawnWithoutCoverage(process.execPath, ["--import", "tsx", serverPath], {
     env: {
       PATH: process.env.PATH,
       PORT: "0",

@@ -17,16 +17,24 @@ export async function findSoleClinicId(pool: Pool, userId: string): Promise<stri
 export interface Membership {
   clinic: { id: string; name: string; slug: string };
   role: string;
+  /** The clinic's setting: staff must replace an admin-set password before using the data endpoints. */
+  staffMustChangePassword: boolean;
 }
 
 /** The user's membership of a clinic with the clinic itself, or null when they are not a member. */
 export async function findMembership(pool: Pool, userId: string, clinicId: string): Promise<Membership | null> {
-  const { rows } = await pool.query<{ id: string; name: string; slug: string; role: string }>(
-    `SELECT o."id", o."name", o."slug", m."role"
+  const { rows } = await pool.query<{ id: string; name: string; slug: string; role: string; staffMustChangePassword: boolean | null }>(
+    `SELECT o."id", o."name", o."slug", m."role", o."staffMustChangePassword"
        FROM "member" m JOIN "organization" o ON o."id" = m."organizationId"
       WHERE m."userId" = $1 AND m."organizationId" = $2`,
     [userId, clinicId],
   );
   const row = rows[0];
-  return row ? { clinic: { id: row.id, name: row.name, slug: row.slug }, role: row.role } : null;
+  if (!row) return null;
+  return {
+    clinic: { id: row.id, name: row.name, slug: row.slug },
+    role: row.role,
+    // Clinics from before the setting existed keep the safe default.
+    staffMustChangePassword: row.staffMustChangePassword !== false,
+  };
 }

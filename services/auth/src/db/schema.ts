@@ -9,4 +9,23 @@ export interface OwnMigration {
   sql: string;
 }
 
-export const ownMigrations: OwnMigration[] = [];
+export const ownMigrations: OwnMigration[] = [
+  {
+    // Security-relevant events of a clinic (db/audit.ts). No foreign keys: the record outlives the
+    // users and clinics it names.
+    id: "0001-audit-event",
+    sql: `
+      CREATE TABLE audit_event (
+        id bigserial PRIMARY KEY,
+        clinic_id text NOT NULL,
+        action text NOT NULL,
+        actor_user_id text,
+        target_user_id text,
+        detail jsonb NOT NULL DEFAULT '{}'::jsonb,
+        client_ip text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX audit_event_clinic_newest ON audit_event (clinic_id, id DESC);
+    `,
+  },
+];

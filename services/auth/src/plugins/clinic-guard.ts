@@ -9,6 +9,8 @@ export interface ClinicContext {
   clinic: { id: string; name: string; slug: string };
   role: string;
   permissions: Permissions;
+  /** The clinic's settings that data routes act on. */
+  settings: { staffMustChangePassword: boolean };
 }
 
 declare module "fastify" {
@@ -26,7 +28,8 @@ declare module "fastify" {
  * The guard of every `/api/*` data route. Register it inside the data routes' scope; each route
  * then declares what it needs with `config: { permission }`:
  * 401 without a valid session, 403 without an active clinic, 403 when the user is not (or no
- * longer) a member of it, 403 when the role lacks the permission.
+ * longer) a member of it, 403 while an admin-set initial password has not been replaced (when the
+ * clinic asks for that), 403 when the role lacks the permission.
  */
 export default fp(
   async (app) => {
@@ -45,6 +48,14 @@ export default fp(
       const membership = await app.sessions.membership(found.user.id, clinicId);
       if (!membership) throw new HttpError(403, ErrorCode.NOT_A_CLINIC_MEMBER, "You are not a member of the active clinic");
 
+      if (found.user.mustChangePassword && membership.staffMustChangePassword) {
+        throw new HttpError(
+          403,
+          ErrorCode.PASSWORD_CHANGE_REQUIRED,
+          "Replace the initial password first (POST /api/auth/change-password)",
+        );
+      }
+
       const permissions = permissionsOf(membership.role);
       const needed = request.routeOptions.config.permission;
       if (needed && !grants(permissions, needed)) {
@@ -57,6 +68,7 @@ export default fp(
         clinic: membership.clinic,
         role: membership.role,
         permissions,
+        settings: { staffMustChangePassword: membership.staffMustChangePassword },
       };
     });
   },

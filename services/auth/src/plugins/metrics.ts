@@ -7,6 +7,7 @@ export interface AuthMetrics {
   registry: Registry;
   httpRequestDuration: Histogram<"method" | "route" | "status">;
   signIns: Counter<"outcome">;
+  rateLimitHits: Counter<"budget">;
   passwordHashDuration: Histogram<"operation">;
 }
 
@@ -28,8 +29,14 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
     }),
     signIns: new Counter({
       name: "auth_sign_ins_total",
-      help: "Sign-in attempts by outcome: success, wrong_password, locked, limited",
+      help: "Sign-in attempts by outcome: success, wrong_password (or unknown account), locked, limited, busy",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    rateLimitHits: new Counter({
+      name: "auth_rate_limit_hits_total",
+      help: "Requests refused with 429, by budget",
+      labelNames: ["budget"],
       registers: [registry],
     }),
     passwordHashDuration: new Histogram({
@@ -42,9 +49,7 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   };
 }
 
-const signInPaths = new Set(["/api/auth/sign-in/email", "/api/auth/sign-in/username"]);
-
-/** Records every response's latency and the outcome of sign-ins. */
+/** Records every response's latency. Sign-in outcomes are counted where they are known (sign-in-lockout.ts, rate-limit.ts). */
 export default fp(
   async (app, options: { metrics: AuthMetrics }) => {
     const { metrics } = options;
@@ -56,11 +61,6 @@ export default fp(
         { method: request.method, route, status: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );
-      const path = request.url.split("?", 1)[0]!;
-      if (request.method === "POST" && signInPaths.has(path)) {
-        const outcome = reply.statusCode === 200 ? "success" : reply.statusCode === 401 ? "wrong_password" : reply.statusCode === 429 ? "limited" : null;
-        if (outcome) metrics.signIns.inc({ outcome });
-      }
     });
   },
   { name: "metrics" },

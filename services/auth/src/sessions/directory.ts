@@ -11,12 +11,14 @@ import type { Pool } from "pg";
 
 export interface SessionRecord {
   session: { id: string; token: string; userId: string; expiresAt: Date; activeOrganizationId: string | null };
-  user: { id: string; name: string; email: string; username: string | null; emailVerified: boolean };
+  user: { id: string; name: string; email: string; username: string | null; emailVerified: boolean; mustChangePassword: boolean };
 }
 
 export interface ClinicMembership {
   clinic: { id: string; name: string; slug: string };
   role: string;
+  /** The clinic's setting: must staff replace an admin-set password before using the data API? */
+  staffMustChangePassword: boolean;
 }
 
 export interface DirectoryOptions {
@@ -109,27 +111,41 @@ export class SessionDirectory {
   private async loadSession(token: string): Promise<SessionRecord | null> {
     const { rows } = await this.pool.query(
       `SELECT s."id", s."userId", s."expiresAt", s."activeOrganizationId",
-              u."name", u."email", u."username", u."emailVerified"
+              u."name", u."email", u."username", u."emailVerified", u."mustChangePassword"
          FROM "session" s JOIN "user" u ON u."id" = s."userId"
-        WHERE s."token" = $1`,
+        -- A disabled account's sessions are worth nothing, wherever they are presented.
+        WHERE s."token" = $1 AND u."disabled" IS NOT TRUE`,
       [token],
     );
     const row = rows[0];
     if (!row) return null;
     return {
       session: { id: row.id, token, userId: row.userId, expiresAt: new Date(row.expiresAt), activeOrganizationId: row.activeOrganizationId ?? null },
-      user: { id: row.userId, name: row.name, email: row.email, username: row.username ?? null, emailVerified: row.emailVerified },
+      user: {
+        id: row.userId,
+        name: row.name,
+        email: row.email,
+        username: row.username ?? null,
+        emailVerified: row.emailVerified,
+        mustChangePassword: row.mustChangePassword === true,
+      },
     };
   }
 
   private async loadMembership(userId: string, clinicId: string): Promise<ClinicMembership | null> {
     const { rows } = await this.pool.query(
-      `SELECT o."id", o."name", o."slug", m."role"
+      `SELECT o."id", o."name", o."slug", m."role", o."staffMustChangePassword"
          FROM "member" m JOIN "organization" o ON o."id" = m."organizationId"
         WHERE m."userId" = $1 AND m."organizationId" = $2`,
       [userId, clinicId],
     );
     const row = rows[0];
-    return row ? { clinic: { id: row.id, name: row.name, slug: row.slug }, role: row.role } : null;
+    return row
+      ? {
+          clinic: { id: row.id, name: row.name, slug: row.slug },
+          role: row.role,
+          staffMustChangePassword: row.staffMustChangePassword !== false,
+        }
+      : null;
   }
 }

@@ -1,6 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import clinicGuard from "../../plugins/clinic-guard.js";
+import auditRoutes from "./audit.js";
 import clinicRoutes from "./clinic.js";
+import staffLockoutRoutes from "./staff-lockout.js";
+import ownershipRoutes from "./ownership.js";
+import staffRoutes from "./staff.js";
 
 /**
  * The /api data routes: every one sits behind the clinic guard and declares the permission it
@@ -9,4 +13,8 @@ import clinicRoutes from "./clinic.js";
 export default async function dataRoutes(app: FastifyInstance) {
   await app.register(clinicGuard);
   await app.register(clinicRoutes);
+  await app.register(staffLockoutRoutes);
+  await app.register(ownershipRoutes);
+  await app.register(staffRoutes);
+  await app.register(auditRoutes);
 }

@@ -30,6 +30,8 @@ const introspectResponse = {
         email: { type: "string" },
         username: { type: ["string", "null"] },
         emailVerified: { type: "boolean" },
+        /** An admin-set initial password is still to be replaced: data endpoints refuse until it is. */
+        mustChangePassword: { type: "boolean" },
       },
     },
     session: {
@@ -79,7 +81,10 @@ export default async function introspectRoutes(internal: FastifyInstance, option
       const membership = clinicId ? await app.sessions.membership(found.user.id, clinicId) : null;
       return {
         active: true,
-        user: found.user,
+        user: {
+          ...found.user,
+          mustChangePassword: found.user.mustChangePassword && (membership?.staffMustChangePassword ?? true),
+        },
         session: { id: found.session.id, expiresAt: found.session.expiresAt.toISOString() },
         clinic: membership
           ? { ...membership.clinic, role: membership.role, permissions: permissionsOf(membership.role) }

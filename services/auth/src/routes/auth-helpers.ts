@@ -1,0 +1,42 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { CLIENT_IP_HEADER } from "../auth.js";
+import { findUserByUsername, isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "../db/staff.js";
+
+/**
+ * Public helpers beside Better Auth's routes. POST /api/auth-helpers/reset-by-username: a staff
+ * member who knows only their username asks for a reset email. The answer is `{ ok: true }`
+ * whatever the username, and the work is the same either way: Better Auth's own
+ * request-password-reset runs for the account's address, or for an address no account has (its
+ * unknown-account path imitates the known one, and the email is queued after the response).
+ * Rate limited with the other resets, keyed on this path (plugins/rate-limit, issue 4).
+ */
+export default async function authHelperRoutes(app: FastifyInstance) {
+  app.post<{ Body: { username: string } }>(
+    "/reset-by-username",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["username"],
+          properties: { username: { type: "string", minLength: 1, maxLength: 64 } },
+        },
+        response: {
+          200: { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean" } } },
+        },
+      },
+    },
+    async (request) => {
+      const user = await findUserByUsername(app.pg, request.body.username);
+      // An account without a real address has nowhere to receive a link: treated as unknown.
+      const email =
+        user && !isPlaceholderEmail(user.email) ? user.email : `nobody-${randomUUID()}@${PLACEHOLDER_EMAIL_DOMAIN}`;
+      await app.auth.api.requestPasswordReset({
+        body: { email, redirectTo: `${app.config.frontendUrl}/reset-password` },
+        headers: new Headers({ [CLIENT_IP_HEADER]: request.ip }),
+      });
+      return { ok: true };
+    },
+  );
+}

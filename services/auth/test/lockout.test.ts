@@ -1,0 +1,164 @@
+// Per-account brute-force protection: failed sign-ins counted per identifier across replicas and
+// addresses; a lockout refused without hashing and answered exactly like a wrong password; the
+// owner emailed; a success resets; a clinic admin lifts it.
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import t from "tap";
+import {
+  addMember,
+  buildReplicas,
+  buildTestApp,
+  createClinic,
+  emailsTo,
+  emailTo,
+  PASSWORD,
+  signUp,
+  uniqueEmail,
+} from "./fixtures/app.js";
+
+let address = 0;
+/** A client address not used before in this file, so no address budget is shared by accident. */
+const freshAddress = () => `198.18.${Math.floor(++address / 250)}.${(address % 250) + 1}`;
+
+const signInAs = (app: FastifyInstance, email: string, password: string) =>
+  app.inject({ method: "POST", url: "/api/auth/sign-in/email", payload: { email, password }, remoteAddress: freshAddress() });
+
+async function failTimes(apps: FastifyInstance[], email: string, times: number) {
+  for (let i = 0; i < times; i++) {
+    const response = await signInAs(apps[i % apps.length]!, email, `wrong-password-${i}`);
+    if (response.statusCode !== 401) throw new Error(`expected 401, got ${response.statusCode} ${response.body}`);
+  }
+}
+
+/** What a client sees of a response, less what differs on every response (date, request id). */
+function visible(response: LightMyRequestResponse) {
+  const { date: _date, "x-request-id": _id, ...headers } = response.headers;
+  return { status: response.statusCode, body: response.body, headers };
+}
+
+t.test("ten failures from many addresses on two replicas lock the account; the right password is then refused without a hash", async (t) => {
+  const [a, b] = (await buildReplicas(t, 2)).map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
+  const { email } = await signUp(a);
+  await failTimes([a, b], email, 9);
+  t.equal((await signInAs(a, email, PASSWORD)).statusCode, 200, "nine failures do not lock");
+  await failTimes([a, b], email, 10);
+
+  const hashesBefore = b.passwordHasher.completed;
+  const refused = await signInAs(b, email, PASSWORD);
+  t.equal(refused.statusCode, 401);
+  t.equal(refused.json().code, "INVALID_EMAIL_OR_PASSWORD");
+  t.equal(b.passwordHasher.completed, hashesBefore, "no password hash ran for the locked account");
+  t.equal((await signInAs(a, email.toUpperCase(), PASSWORD)).statusCode, 401, "the identifier is normalised");
+});
+
+t.test("the owner is emailed once when a lockout starts", async (t) => {
+  const { app, logs } = await buildTestApp(t);
+  const { email, name } = await signUp(app);
+  await failTimes([app], email, 12);
+  const locked = await emailTo(app, email, "account-locked");
+  t.equal(locked.name, name);
+  t.ok(Date.parse(locked.lockedUntil) > Date.now(), "lockedUntil lies ahead");
+  t.equal(locked.url, "http://localhost:3000/forgot-password");
+  const lockEvents = logs.lines.filter((line) => line.securityEvent === "account-locked");
+  t.equal(lockEvents.length, 1, "the lockout is a security event");
+  t.equal(lockEvents[0]!.lockedForSeconds, 60, "the first lockout lasts the base back-off");
+  const refusals = logs.lines.filter((line) => line.securityEvent === "sign-in-refused-locked");
+  t.equal(refusals.length, 2, "so is each attempt refused during it");
+  t.notMatch(logs.text(), email, "the address itself is not logged");
+  t.equal((await emailsTo(app, email)).filter((job) => job.kind === "account-locked").length, 1);
+});
+
+t.test("a locked account, a wrong password and an unknown account look the same from outside", async (t) => {
+  const { app } = await buildTestApp(t);
+  const locked = await signUp(app);
+  const open = await signUp(app);
+  await failTimes([app], locked.email, 10);
+
+  const lockedRight = visible(await signInAs(app, locked.email, PASSWORD));
+  const lockedWrong = visible(await signInAs(app, locked.email, "wrong-password-x"));
+  const openWrong = visible(await signInAs(app, open.email, "wrong-password-x"));
+  const unknown = visible(await signInAs(app, uniqueEmail("nobody"), "wrong-password-x"));
+  t.equal(lockedRight.status, 401);
+  t.same(lockedRight, openWrong, "locked with the right password = wrong password");
+  t.same(lockedWrong, openWrong, "locked with a wrong password = wrong password");
+  t.same(unknown, openWrong, "unknown account = wrong password");
+
+  // An unknown identifier can be locked too, and then still looks like any other.
+  const ghost = uniqueEmail("ghost");
+  await failTimes([app], ghost, 10);
+  t.same(visible(await signInAs(app, ghost, "wrong-password-y")), visible(await signInAs(app, open.email, "wrong-password-y")));
+});
+
+t.test("an unknown account costs a password hash, as a real one does", async (t) => {
+  const { app } = await buildTestApp(t);
+  const before = app.passwordHasher.completed;
+  t.equal((await signInAs(app, uniqueEmail("nobody"), "wrong-password-z")).statusCode, 401);
+  t.equal(app.passwordHasher.completed, before + 1);
+});
+
+t.test("username sign-in is counted and locked the same way", async (t) => {
+  const { app } = await buildTestApp(t);
+  const { username } = await signUp(app, { username: `desk${Date.now() % 100000}` });
+  const attempt = (name: string, password: string) =>
+    app.inject({ method: "POST", url: "/api/auth/sign-in/username", payload: { username: name, password }, remoteAddress: freshAddress() });
+  for (let i = 0; i < 10; i++) t.equal((await attempt(username!, `wrong-${i}-password`)).statusCode, 401);
+  const refused = await attempt(username!.toUpperCase(), PASSWORD);
+  t.equal(refused.statusCode, 401);
+  t.equal(refused.json().code, "INVALID_USERNAME_OR_PASSWORD");
+});
+
+t.test("a successful sign-in resets the count", async (t) => {
+  const { app } = await buildTestApp(t);
+  const { email } = await signUp(app);
+  await failTimes([app], email, 9);
+  t.equal((await signInAs(app, email, PASSWORD)).statusCode, 200);
+  await failTimes([app], email, 9);
+  t.equal((await signInAs(app, email, PASSWORD)).statusCode, 200, "nine more after the reset do not lock");
+});
+
+t.test("the back-off doubles with each lockout up to its cap", async (t) => {
+  const { app } = await buildTestApp(t, { env: { LOCKOUT_THRESHOLD: "3", LOCKOUT_BASE_SECONDS: "60", LOCKOUT_MAX_SECONDS: "300" } });
+  const outcomes = [];
+  for (let i = 0; i < 8; i++) outcomes.push(await app.accountLockout.recordFailure("email:backoff@example.com"));
+  t.same(
+    outcomes.map((outcome) => outcome.lockedForMs / 1000),
+    [0, 0, 60, 120, 240, 300, 300, 300],
+  );
+  t.ok((await app.accountLockout.remainingLockMs("email:backoff@example.com")) > 240_000);
+  await app.accountLockout.clear("email:backoff@example.com");
+  t.equal(await app.accountLockout.remainingLockMs("email:backoff@example.com"), 0);
+});
+
+t.test("an owner or admin lifts a member's lockout; nobody else can", async (t) => {
+  const { app, logs } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const admin = await addMember(app, owner.cookie, clinic.id, "admin");
+  const doctor = await addMember(app, owner.cookie, clinic.id, "doctor");
+  const outsider = await signUp(app);
+
+  await failTimes([app], doctor.email, 10);
+  t.equal((await signInAs(app, doctor.email, PASSWORD)).statusCode, 401, "locked");
+
+  const lift = (cookie: string, userId: string) =>
+    app.inject({ method: "DELETE", url: `/api/staff/${userId}/lockout`, headers: { cookie } });
+
+  const byDoctor = await lift(doctor.cookie, doctor.userId);
+  t.equal(byDoctor.statusCode, 403, "a doctor may not");
+  t.equal(byDoctor.json().code, "FORBIDDEN");
+  const notMember = await lift(owner.cookie, outsider.userId);
+  t.equal(notMember.statusCode, 404, "someone outside the clinic is not found");
+  t.equal(notMember.json().code, "NOT_FOUND");
+  const badId = await lift(owner.cookie, "not%20an%20id");
+  t.equal(badId.statusCode, 400);
+  t.equal(badId.json().code, "VALIDATION_ERROR");
+
+  const byAdmin = await lift(admin.cookie, doctor.userId);
+  t.equal(byAdmin.statusCode, 204);
+  t.equal(byAdmin.body, "");
+  t.equal((await signInAs(app, doctor.email, PASSWORD)).statusCode, 200, "the member signs in again");
+  t.ok(logs.lines.some((line) => line.securityEvent === "lockout-lifted" && line.by === admin.userId));
+
+  await failTimes([app], doctor.email, 10);
+  t.equal((await lift(owner.cookie, doctor.userId)).statusCode, 204, "an owner may too");
+  t.equal((await signInAs(app, doctor.email, PASSWORD)).statusCode, 200);
+});

@@ -1,0 +1,56 @@
+// The bound on password hashes running at once: past it, sign-in answers 503 with Retry-After at
+// once instead of queueing without limit.
+import { isAPIError } from "better-auth/api";
+import t from "tap";
+import { createPasswordHasher, hashPassword } from "../src/password.js";
+import { buildTestApp, PASSWORD, signUp } from "./fixtures/app.js";
+
+t.test("past the bound a hash is refused at once, and the slots free again", async (t) => {
+  const hasher = createPasswordHasher(2);
+  const hash = await hashPassword(PASSWORD);
+  // Five verifications started together: two run, three are refused without waiting.
+  const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => hasher.verify({ hash, password: PASSWORD })));
+  t.same(
+    outcomes.map((outcome) => outcome.status),
+    ["fulfilled", "fulfilled", "rejected", "rejected", "rejected"],
+  );
+  const refusal = (outcomes[2] as PromiseRejectedResult).reason;
+  t.ok(isAPIError(refusal));
+  t.equal(refusal.statusCode, 503);
+  t.same(refusal.headers, { "Retry-After": "1" });
+  t.equal(refusal.body.code, "SERVICE_UNAVAILABLE");
+  t.equal(hasher.refused, 3);
+  t.equal(hasher.running, 0);
+  t.equal(hasher.completed, 2);
+  t.equal(await hasher.verify({ hash, password: PASSWORD }), true, "a later verification runs");
+});
+
+t.test("a burst of sign-ins past the bound gets 503 with Retry-After; none waits without limit", async (t) => {
+  const { app } = await buildTestApp(t, { env: { PASSWORD_HASH_CONCURRENCY: "1" } });
+  const { email } = await signUp(app);
+  const responses = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      app.inject({
+        method: "POST",
+        url: "/api/auth/sign-in/email",
+        payload: { email, password: PASSWORD },
+        remoteAddress: `198.19.0.${i + 1}`,
+      }),
+    ),
+  );
+  const busy = responses.filter((response) => response.statusCode === 503);
+  const signedIn = responses.filter((response) => response.statusCode === 200);
+  t.equal(busy.length + signedIn.length, 30, "every request is answered: signed in or told to retry");
+  t.ok(signedIn.length >= 1, `${signedIn.length} signed in`);
+  t.ok(busy.length >= 1, `${busy.length} told to retry`);
+  for (const response of busy) {
+    t.equal(response.headers["retry-after"], "1");
+    t.same(response.json(), {
+      error: "Too many sign-ins are being checked right now; retry shortly",
+      code: "SERVICE_UNAVAILABLE",
+      message: "Too many sign-ins are being checked right now; retry shortly",
+    });
+  }
+  t.equal(app.passwordHasher.refused, busy.length);
+  t.equal(app.passwordHasher.running, 0);
+});
