@@ -106,6 +106,19 @@ const envSchema = z.object({
     .pipe(z.array(z.url({ protocol: /^https?$/, message: "must be a comma-separated list of http(s) origins" })))
     .default([]),
   REQUIRE_EMAIL_VERIFICATION: booleanFlag.default(false),
+  SESSION_CACHE_TTL_SECONDS: z.coerce
+    .number({ message: "must be a number of seconds (0-3600)" })
+    .int("must be a whole number of seconds")
+    .min(0, "must be 0 or more")
+    .max(3600, "must be 3600 or less")
+    .default(60),
+  INTERNAL_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_AUDIENCE: z.string().min(1).default("temetro"),
+  JWT_KEY_ROTATION_DAYS: z.coerce
+    .number({ message: "must be a number of days" })
+    .int("must be a whole number of days")
+    .min(0, "must be 0 (no rotation) or more")
+    .default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_DELAY_SECONDS: z.coerce
     .number({ message: "must be a number of seconds (0-60)" })
@@ -145,6 +158,17 @@ export interface Config {
   /** Origins allowed to call the API with credentials: BETTER_AUTH_URL, FRONTEND_URL and TRUSTED_ORIGINS. */
   trustedOrigins: string[];
   requireEmailVerification: boolean;
+  /**
+   * Longest time a replica keeps a session or membership answer in memory. Changes are pushed to
+   * every replica at once; this only bounds the damage of a lost invalidation. 0 turns caching off.
+   */
+  sessionCacheTtlSeconds: number;
+  /** When set, callers of the internal listener's /internal routes must present it as a Bearer token. */
+  internalToken: string | undefined;
+  /** The `aud` claim of the short-lived tokens of GET /api/auth/token. */
+  jwtAudience: string;
+  /** Days between signing-key rotations (0: never); old keys stay published for a grace period. */
+  jwtKeyRotationDays: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /**
    * After SIGTERM, how long the service keeps serving while failing readiness, so load balancers
@@ -249,6 +273,10 @@ export function loadConfig(
     frontendUrl: vars.FRONTEND_URL.replace(/\/+$/, ""),
     trustedOrigins,
     requireEmailVerification: vars.REQUIRE_EMAIL_VERIFICATION,
+    sessionCacheTtlSeconds: vars.SESSION_CACHE_TTL_SECONDS,
+    internalToken: vars.INTERNAL_TOKEN,
+    jwtAudience: vars.JWT_AUDIENCE,
+    jwtKeyRotationDays: vars.JWT_KEY_ROTATION_DAYS,
     logLevel: vars.LOG_LEVEL,
     shutdownDelaySeconds: vars.SHUTDOWN_DELAY_SECONDS,
     trustProxy: vars.TRUST_PROXY,

@@ -108,6 +108,18 @@ export function isRoleName(name: string): name is RoleName {
  * comma-separated list; their grants add up. Unknown role names grant nothing.
  */
 export function permissionsOf(roleField: string): Permissions {
+  let permissions = permissionsByRoleField.get(roleField);
+  if (!permissions) {
+    permissions = computePermissions(roleField);
+    // Role fields come from the database, not from clients: the set of distinct values is small.
+    if (permissionsByRoleField.size < 1000) permissionsByRoleField.set(roleField, permissions);
+  }
+  return permissions;
+}
+
+const permissionsByRoleField = new Map<string, Permissions>();
+
+function computePermissions(roleField: string): Permissions {
   const granted: Record<string, Set<string>> = {};
   for (const name of roleField.split(",").map((part) => part.trim())) {
     if (!isRoleName(name)) continue;

@@ -11,6 +11,7 @@ import health from "./plugins/health.js";
 import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
 import rateLimit from "./plugins/rate-limit.js";
+import sessions from "./plugins/sessions.js";
 import dataRoutes from "./routes/api/index.js";
 import authHelperRoutes from "./routes/auth-helpers.js";
 import authRoutes from "./routes/auth.js";
@@ -67,6 +68,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, { databaseUrl: config.databaseUrl });
+  await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
   // After CORS: a browser's preflight is answered before it could use up a sign-in budget.

@@ -1,10 +1,11 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
 import { APIError, createAuthMiddleware } from "better-auth/api";
-import { organization, username } from "better-auth/plugins";
+import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
-import { findSoleClinicId } from "./db/clinics.js";
+import { findMembership, findSoleClinicId } from "./db/clinics.js";
+import type { Invalidation } from "./sessions/invalidation.js";
 import type { AccountLockout } from "./limits/account-lockout.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
 import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
@@ -39,6 +40,8 @@ export interface AuthDeps {
   accountLockout?: AccountLockout;
   /** Counts sign-in outcomes (metrics); absent in the migration. */
   recordSignInOutcome?: (outcome: SignInOutcome) => void;
+  /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
+  invalidate: (message: Invalidation) => Promise<void>;
 }
 
 export function authOptions({
@@ -50,6 +53,7 @@ export function authOptions({
   passwordHasher = createPasswordHasher(config.passwordHashConcurrency),
   accountLockout,
   recordSignInOutcome,
+  invalidate,
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
@@ -153,8 +157,16 @@ export function authOptions({
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
     },
+    // Every change that alters who a session belongs to or what it may do is announced, so that no
+    // replica serves a cached answer about it (introspection and the /api guard read that cache).
     databaseHooks: {
+      user: {
+        update: { after: async (user) => invalidate(`user:${user.id}`) },
+        delete: { after: async (user) => invalidate(`user:${user.id}`) },
+      },
       session: {
+        update: { after: async (session) => invalidate(`session:${session.id}`) },
+        delete: { after: async (session) => invalidate(`session:${session.id}`) },
         create: {
           // A user of exactly one clinic acts in it from sign-in on; with several, set-active chooses.
           before: async (session) => {
@@ -195,6 +207,7 @@ export function authOptions({
         await pool.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [
           returned.user.id,
         ]);
+        await invalidate(`user:${returned.user.id}`);
       }),
     },
     plugins: [
@@ -217,7 +230,7 @@ export function authOptions({
         creatorRole: "owner",
         invitationExpiresIn: 7 * 24 * 3600,
         cancelPendingInvitationsOnReInvite: true,
-        organizationHooks: membershipHooks({ pool, clientIpHeader: CLIENT_IP_HEADER }),
+        organizationHooks: announceMembershipChanges(membershipHooks({ pool, clientIpHeader: CLIENT_IP_HEADER }), invalidate),
         schema: {
           organization: {
             additionalFields: {
@@ -239,6 +252,28 @@ export function authOptions({
           });
         },
       }),
+      // Short-lived tokens for calls between services: GET /api/auth/token, keys at /api/auth/jwks.
+      jwt({
+        jwks: {
+          keyPairConfig: { alg: "EdDSA", crv: "Ed25519" },
+          rotationInterval: config.jwtKeyRotationDays > 0 ? config.jwtKeyRotationDays * 24 * 3600 : undefined,
+          // A retired key stays published long enough for every token it signed to expire.
+          gracePeriod: 24 * 3600,
+        },
+        jwt: {
+          issuer: config.betterAuthUrl,
+          audience: config.jwtAudience,
+          expirationTime: "5m",
+          // Subject (added by the plugin), clinic and role: nothing else about the user travels.
+          definePayload: async ({ session }) => {
+            const clinicId = (session.activeOrganizationId as string | null | undefined) ?? null;
+            const membership = clinicId ? await findMembership(pool, session.userId, clinicId) : null;
+            return { clinic: membership?.clinic.id ?? null, role: membership?.role ?? null };
+          },
+        },
+        // No token minted on every get-session: callers that want one ask /token.
+        disableSettingJwtHeader: true,
+      }),
     ],
   } satisfies BetterAuthOptions;
 }
@@ -258,4 +293,47 @@ function withDefaultCallback(link: string, parameter: string, fallback: string):
   const current = url.searchParams.get(parameter);
   if (!current || current === "/") url.searchParams.set(parameter, fallback);
   return url.toString();
+}
+
+/**
+ * temetro's membership rules (audit, owner protection) plus the announcement of every change that
+ * alters what a member may do, so that no replica serves a cached answer about it. The
+ * announcement comes after the rules' own writes, and even when they fail.
+ */
+function announceMembershipChanges(
+  rules: ReturnType<typeof membershipHooks>,
+  invalidate: (message: Invalidation) => Promise<void>,
+) {
+  return {
+    ...rules,
+    afterAddMember: async ({ member }: { member: { userId: string } }) => invalidate(`user:${member.userId}`),
+    afterAcceptInvitation: async (data: Parameters<typeof rules.afterAcceptInvitation>[0]) => {
+      try {
+        await rules.afterAcceptInvitation(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    afterUpdateMemberRole: async (data: Parameters<typeof rules.afterUpdateMemberRole>[0]) => {
+      try {
+        await rules.afterUpdateMemberRole(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    // The rules end the removed member's sessions in this clinic: announce once that is done, so
+    // no replica re-reads the session in between and keeps it.
+    afterRemoveMember: async (data: Parameters<typeof rules.afterRemoveMember>[0]) => {
+      try {
+        await rules.afterRemoveMember(data);
+      } finally {
+        await invalidate(`user:${data.member.userId}`);
+      }
+    },
+    afterUpdateOrganization: async ({ organization: clinic }: { organization: { id: string } | null }) => {
+      if (clinic) await invalidate(`clinic:${clinic.id}`);
+    },
+    afterDeleteOrganization: async ({ organization: clinic }: { organization: { id: string } }) =>
+      invalidate(`clinic:${clinic.id}`),
+  };
 }

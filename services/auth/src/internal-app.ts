@@ -1,5 +1,7 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import errors from "./plugins/errors.js";
+import metrics from "./plugins/metrics.js";
+import introspectRoutes from "./routes/internal/introspect.js";
 
 /**
  * The cluster-internal listener (INTERNAL_PORT): what other temetro services and Prometheus ask,
@@ -7,8 +9,18 @@ import errors from "./plugins/errors.js";
  * metrics) and is closed before it.
  */
 export async function buildInternalApp(app: FastifyInstance): Promise<FastifyInstance> {
-  const internal = Fastify({ loggerInstance: app.log.child({ listener: "internal" }) }) as unknown as FastifyInstance;
+  const internal = Fastify({
+    loggerInstance: app.log.child({ listener: "internal" }),
+    bodyLimit: 32 * 1024,
+    // The hot path of the platform: a line per request would cost more than the answer. Errors
+    // are still logged, and every request is counted in the metrics.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Strict input: no type coercion, unknown fields refused rather than silently dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
   await internal.register(errors);
+  await internal.register(metrics, { metrics: app.metrics });
+  await internal.register(introspectRoutes, { app });
 
   internal.get("/metrics", async (_request, reply) => {
     reply.type(app.metrics.registry.contentType);

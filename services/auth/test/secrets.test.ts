@@ -1,4 +1,5 @@
 // No password, token, session cookie or reset link in the logs or in error responses.
+import { createHmac } from "node:crypto";
 import t from "tap";
 import { buildTestApp, cookieOf, emailTo, pathOf, PASSWORD, signIn, signUp } from "./fixtures/app.js";
 
@@ -48,13 +49,17 @@ t.test("error responses carry no secret", async (t) => {
 });
 
 t.test("PostgreSQL unreachable: a 503 SERVICE_UNAVAILABLE, no stack trace, no hang", async (t) => {
-  const { app } = await buildTestApp(t, { env: { DATABASE_URL: "postgres://postgres@127.0.0.1:1/unreachable" } });
+  const { app, config } = await buildTestApp(t, { env: { DATABASE_URL: "postgres://postgres@127.0.0.1:1/unreachable" } });
   const signInResponse = await signIn(app, "someone@example.com");
   t.equal(signInResponse.statusCode, 503);
   t.same(signInResponse.json(), { error: "Service temporarily unavailable", code: "SERVICE_UNAVAILABLE" });
   t.equal(signInResponse.headers["retry-after"], "5");
 
-  const guarded = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: "better-auth.session_token=a.b" } });
+  // A correctly signed cookie, so the guard has to ask the database.
+  const token = "some-session-token";
+  const signature = createHmac("sha256", config.betterAuthSecret).update(token).digest("base64");
+  const cookie = `better-auth.session_token=${encodeURIComponent(`${token}.${signature}`)}`;
+  const guarded = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie } });
   t.equal(guarded.statusCode, 503);
   t.equal(guarded.json().code, "SERVICE_UNAVAILABLE");
 });

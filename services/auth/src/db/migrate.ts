@@ -26,6 +26,7 @@ export async function migrate(config: Config, logger: Logger): Promise<void> {
       logger,
       enqueueEmail: async () => {},
       runInBackground: () => {},
+      invalidate: async () => {},
     });
     const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(options);
     if (toBeCreated.length === 0 && toBeAdded.length === 0) {

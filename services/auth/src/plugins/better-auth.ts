@@ -26,8 +26,9 @@ export default fp(
       passwordHasher,
       accountLockout: app.accountLockout,
       recordSignInOutcome: (outcome) => app.metrics.signIns.inc({ outcome }),
+      invalidate: app.sessions.invalidate,
     });
     app.decorate("auth", auth);
   },
-  { name: "better-auth", dependencies: ["db", "email-queue", "account-lockout", "metrics"] },
+  { name: "better-auth", dependencies: ["db", "email-queue", "account-lockout", "metrics", "sessions"] },
 );

@@ -1,7 +1,5 @@
 import fp from "fastify-plugin";
-import { fromNodeHeaders } from "better-auth/node";
 import { grants, permissionsOf, type PermissionRequest, type Permissions } from "../access.js";
-import { findMembership } from "../db/clinics.js";
 import { ErrorCode, HttpError } from "../errors.js";
 
 /** Who a data request belongs to, and in which clinic and role it acts. */
@@ -38,7 +36,8 @@ export default fp(
     app.decorateRequest("clinicContext", null as unknown as ClinicContext);
 
     app.addHook("onRequest", async (request) => {
-      const found = await app.auth.api.getSession({ headers: fromNodeHeaders(request.headers) });
+      // The session directory: PostgreSQL behind a cache that every change invalidates at once.
+      const found = await app.sessions.fromCookie(request.headers.cookie);
       if (!found) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, "Sign in first: no valid session");
 
       const clinicId = found.session.activeOrganizationId;
@@ -46,7 +45,7 @@ export default fp(
         throw new HttpError(403, ErrorCode.NO_ACTIVE_CLINIC, "Choose a clinic first (POST /api/auth/organization/set-active)");
       }
       // Read on every request, not from the session: a removed member or changed role shows at once.
-      const membership = await findMembership(app.pg, found.user.id, clinicId);
+      const membership = await app.sessions.membership(found.user.id, clinicId);
       if (!membership) throw new HttpError(403, ErrorCode.NOT_A_CLINIC_MEMBER, "You are not a member of the active clinic");
 
       if (found.user.mustChangePassword && membership.staffMustChangePassword) {
@@ -73,5 +72,5 @@ export default fp(
       };
     });
   },
-  { name: "clinic-guard", dependencies: ["better-auth", "db"] },
+  { name: "clinic-guard", dependencies: ["sessions"] },
 );

@@ -56,6 +56,8 @@ export default async function ownershipRoutes(app: FastifyInstance) {
           clientIp: request.ip,
         });
       });
+      await app.sessions.invalidate(`user:${targetId}`);
+      await app.sessions.invalidate(`user:${actor.id}`);
       return { ownerUserId: targetId, previousOwnerRole: FORMER_OWNER_ROLE };
     },
   );

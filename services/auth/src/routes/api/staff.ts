@@ -242,6 +242,8 @@ export default async function staffRoutes(app: FastifyInstance) {
         });
         return { ...member, role };
       });
+      // Committed: no replica may keep answering with the old role.
+      await app.sessions.invalidate(`user:${updated.userId}`);
       return { staff: view(updated) };
     },
   );
@@ -283,6 +285,7 @@ export default async function staffRoutes(app: FastifyInstance) {
         });
         return { ...member, mustChangePassword: settings.staffMustChangePassword };
       });
+      await app.sessions.invalidate(`user:${updated.userId}`);
       if (updated.email) {
         app.runInBackground(
           app.enqueueEmail({
@@ -320,6 +323,7 @@ export default async function staffRoutes(app: FastifyInstance) {
           clientIp: request.ip,
         });
       });
+      await app.sessions.invalidate(`user:${request.params.userId}`);
       return reply.status(204).send();
     },
   );
