@@ -211,3 +211,29 @@ t.test("the auth service unreachable, hanging or its key set gone: 503 AUTH_UNAV
   t.equal(down.json().code, "AUTH_UNAVAILABLE");
   t.match(logText(), /introspection answered 502 BAD_GATEWAY/);
 });
+
+t.test("the cache keeps answers, never failures: after an outage the next request asks again", async (t) => {
+  const service = await startAuthService(t);
+  const { owner } = await clinicWithLabMember(service.app);
+  // In front of the real introspection: fails the first question, then passes questions through.
+  let failNext = true;
+  const front = Fastify();
+  front.post("/internal/v1/introspect", async (request, reply) => {
+    if (failNext) {
+      failNext = false;
+      return reply.code(503).send({ error: "Service temporarily unavailable", code: "SERVICE_UNAVAILABLE" });
+    }
+    const answer = await fetch(service.clientOptions.introspectionUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request.body),
+    });
+    return reply.code(answer.status).send(await answer.json());
+  });
+  await front.listen({ host: "127.0.0.1", port: 0 });
+  t.teardown(() => front.close());
+
+  const { notes } = await startNotes(t, { introspectionUrl: `${urlOf(front)}/internal/v1/introspect`, cacheTtlMs: 60_000 });
+  t.equal((await getNotes(notes, { cookie: owner.cookie })).statusCode, 503);
+  t.equal((await getNotes(notes, { cookie: owner.cookie })).statusCode, 200, "the outage was not cached");
+});
