@@ -1,76 +1,27 @@
 import { createAccessControl } from "better-auth/plugins/access";
 import { defaultStatements } from "better-auth/plugins/organization/access";
+import { clinicalStatements, roleGrants } from "@temetro/auth-client/roles";
 
 /**
- * temetro's roles and what each may do, over Better Auth's own organization, member and
- * invitation statements plus temetro's resources. The README shows the same table.
+ * temetro's roles for Better Auth, built from the one role table (@temetro/auth-client's
+ * roles.ts, which other services read for JWT-authenticated requests) over Better Auth's own
+ * organization, member and invitation statements. The README shows the same table.
  */
-export const statements = {
-  ...defaultStatements,
-  patient: ["read", "write", "delete"],
-  appointment: ["read", "write", "delete"],
-  prescription: ["read", "write", "delete"],
-  invoice: ["read", "write", "delete"],
-  inventory: ["read", "write", "delete"],
-  task: ["read", "write", "delete"],
-  lab: ["read", "write"],
-} as const;
+export const statements = { ...defaultStatements, ...clinicalStatements } as const;
 
 export const accessControl = createAccessControl(statements);
 
-const rwd = ["read", "write", "delete"] as const;
-const rw = ["read", "write"] as const;
-const r = ["read"] as const;
-
-/** Clinical resources as owners and admins see them: everything. */
-const allClinical = {
-  patient: rwd,
-  appointment: rwd,
-  prescription: rwd,
-  invoice: rwd,
-  inventory: rwd,
-  task: rwd,
-  lab: rw,
-};
-
-/** Doctors (and plain members) do everything clinical but delete patients. */
-const clinician = { ...allClinical, patient: rw };
-
-const manageClinic = {
-  member: ["create", "update", "delete"],
-  invitation: ["create", "cancel"],
-  team: ["create", "update", "delete"],
-  ac: ["create", "read", "update", "delete"],
-} as const;
-
+// newRole type-checks each role's grants against the statements: a resource or action the table
+// names that Better Auth or temetro does not know fails the build.
 export const roles = {
-  owner: accessControl.newRole({ ...allClinical, ...manageClinic, organization: ["update", "delete"] }),
-  admin: accessControl.newRole({ ...allClinical, ...manageClinic, organization: ["update"] }),
-  doctor: accessControl.newRole({ ...clinician, ac: ["read"] }),
-  member: accessControl.newRole({ ...clinician, ac: ["read"] }),
-  reception: accessControl.newRole({
-    patient: rw,
-    appointment: rwd,
-    invoice: rwd,
-    task: rw,
-    ac: ["read"],
-  }),
-  pharmacy: accessControl.newRole({
-    patient: r,
-    appointment: r,
-    prescription: rw,
-    inventory: rw,
-    task: rw,
-    ac: ["read"],
-  }),
-  lab: accessControl.newRole({
-    patient: r,
-    appointment: r,
-    task: rw,
-    lab: rw,
-    ac: ["read"],
-  }),
-};
+  owner: accessControl.newRole(roleGrants.owner),
+  admin: accessControl.newRole(roleGrants.admin),
+  doctor: accessControl.newRole(roleGrants.doctor),
+  member: accessControl.newRole(roleGrants.member),
+  reception: accessControl.newRole(roleGrants.reception),
+  pharmacy: accessControl.newRole(roleGrants.pharmacy),
+  lab: accessControl.newRole(roleGrants.lab),
+} satisfies Record<keyof typeof roleGrants, unknown>;
 
 export type RoleName = keyof typeof roles;
 
@@ -97,47 +48,7 @@ export const providerPermission: PermissionRequest = { prescription: ["write"], 
 export type Statements = typeof statements;
 /** What a route asks of the caller's role, e.g. `{ patient: ["read"] }`. */
 export type PermissionRequest = { readonly [K in keyof Statements]?: readonly Statements[K][number][] };
-export type Permissions = Record<string, readonly string[]>;
+export type { Permissions } from "@temetro/auth-client/roles";
 
-export function isRoleName(name: string): name is RoleName {
-  return Object.hasOwn(roles, name);
-}
-
-/**
- * The permissions granted by a member's role field. Better Auth stores several roles as a
- * comma-separated list; their grants add up. Unknown role names grant nothing.
- */
-export function permissionsOf(roleField: string): Permissions {
-  let permissions = permissionsByRoleField.get(roleField);
-  if (!permissions) {
-    permissions = computePermissions(roleField);
-    // Role fields come from the database, not from clients: the set of distinct values is small.
-    if (permissionsByRoleField.size < 1000) permissionsByRoleField.set(roleField, permissions);
-  }
-  return permissions;
-}
-
-const permissionsByRoleField = new Map<string, Permissions>();
-
-function computePermissions(roleField: string): Permissions {
-  const granted: Record<string, Set<string>> = {};
-  for (const name of roleField.split(",").map((part) => part.trim())) {
-    if (!isRoleName(name)) continue;
-    for (const [resource, actions] of Object.entries(roles[name].statements as Permissions)) {
-      const set = (granted[resource] ??= new Set());
-      for (const action of actions) set.add(action);
-    }
-  }
-  return Object.fromEntries(
-    Object.entries(granted)
-      .filter(([, actions]) => actions.size > 0)
-      .map(([resource, actions]) => [resource, [...actions]]),
-  );
-}
-
-/** Whether granted permissions cover every action a route asks for. */
-export function grants(permissions: Permissions, request: PermissionRequest): boolean {
-  return Object.entries(request).every(([resource, actions]) =>
-    (actions ?? []).every((action) => permissions[resource]?.includes(action) ?? false),
-  );
-}
+/** Re-exported from the one role table, so the guard, introspection and the client agree. */
+export { grants, isRoleName, permissionsOf } from "@temetro/auth-client/roles";

@@ -265,9 +265,17 @@ export function authOptions({
           audience: config.jwtAudience,
           expirationTime: "5m",
           // Subject (added by the plugin), clinic and role: nothing else about the user travels.
-          definePayload: async ({ session }) => {
+          definePayload: async ({ user, session }) => {
             const clinicId = (session.activeOrganizationId as string | null | undefined) ?? null;
             const membership = clinicId ? await findMembership(pool, session.userId, clinicId) : null;
+            // A token says nothing of the initial password, so none is minted until it is replaced:
+            // otherwise a service trusting the token would let the staff member past that rule.
+            if (user.mustChangePassword === true && (membership?.staffMustChangePassword ?? true)) {
+              throw new APIError("FORBIDDEN", {
+                code: "PASSWORD_CHANGE_REQUIRED",
+                message: "Replace the initial password first (POST /api/auth/change-password)",
+              });
+            }
             return { clinic: membership?.clinic.id ?? null, role: membership?.role ?? null };
           },
         },

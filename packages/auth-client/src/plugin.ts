@@ -1,0 +1,132 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import fp from "fastify-plugin";
+import { AuthRefusal, AuthUnavailableError, refusals, sendRefusal } from "./errors.js";
+import { createIntrospector, type IntrospectionOptions } from "./introspection.js";
+import { createJwtVerifier, InvalidTokenError, type JwtOptions } from "./jwt.js";
+import { grants, type ClinicalPermissionRequest } from "./roles.js";
+import type { RequestAuth } from "./types.js";
+
+export interface TemetroAuthOptions extends IntrospectionOptions {
+  /**
+   * Accept `Authorization: Bearer <jwt>` from GET /api/auth/token, checked against the JWKS.
+   * Without it the Authorization header is ignored and only the session cookie counts.
+   */
+  jwt?: JwtOptions | undefined;
+}
+
+export interface TemetroAuth {
+  /** Who the request belongs to (null: nobody); resolved once per request. Throws AuthRefusal (401, 503). */
+  resolve(request: FastifyRequest): Promise<RequestAuth | null>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    temetroAuth: TemetroAuth;
+  }
+  interface FastifyRequest {
+    /**
+     * Who the request belongs to, filled by `authenticate`, `requireSession`, `requireClinic` or
+     * `requirePermission`; null when it carries no valid session or token, undefined before.
+     */
+    auth: RequestAuth | null | undefined;
+  }
+}
+
+const resolving = Symbol("temetro-auth.resolving");
+type ResolvingRequest = FastifyRequest & { [resolving]?: Promise<RequestAuth | null> };
+
+/**
+ * Registers the client: `app.temetroAuth` and `request.auth`. Encapsulation-free (fastify-plugin),
+ * so the hooks work in every scope of the service. Resolving is lazy: only routes with one of the
+ * hooks ask the auth service.
+ */
+async function temetroAuthPlugin(app: FastifyInstance, options: TemetroAuthOptions) {
+  const introspector = createIntrospector(options);
+  const verifyJwt = options.jwt ? createJwtVerifier(options.jwt) : undefined;
+
+  async function authenticate(request: FastifyRequest): Promise<RequestAuth | null> {
+    try {
+      const bearer = verifyJwt ? bearerOf(request.headers.authorization) : undefined;
+      // A bearer token presented decides alone: a bad one is refused, never traded for the cookie.
+      if (bearer !== undefined) return await verifyJwt!(bearer);
+      return await introspector.fromCookie(request.headers.cookie);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        request.log.info({ reason: error.reason }, "bearer token refused");
+        throw refusals.invalidToken();
+      }
+      if (error instanceof AuthUnavailableError) {
+        // The reason names what failed, never the credential.
+        request.log.error({ reason: error.reason }, "auth service unavailable");
+        throw refusals.unavailable();
+      }
+      request.log.error({ reason: (error as Error | null)?.name ?? "unknown" }, "auth client failed");
+      throw refusals.unavailable();
+    }
+  }
+
+  app.decorateRequest("auth", undefined);
+  app.decorate("temetroAuth", {
+    resolve(request) {
+      const pending = request as ResolvingRequest;
+      pending[resolving] ??= authenticate(request).then((auth) => (request.auth = auth));
+      return pending[resolving];
+    },
+  } satisfies TemetroAuth);
+}
+
+export const temetroAuth = fp(temetroAuthPlugin, { fastify: "5.x", name: "@temetro/auth-client" });
+export default temetroAuth;
+
+function bearerOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const [scheme, token, ...rest] = header.trim().split(/\s+/);
+  if (scheme?.toLowerCase() !== "bearer") return undefined;
+  // "Bearer" with nothing (or more than one thing) after it is still a bearer credential: a bad one.
+  return rest.length === 0 && token ? token : "";
+}
+
+/** Runs a check on the resolved auth; answers the refusal itself (401/403/503) when it fails. */
+function guard(check: (auth: RequestAuth | null) => void): onRequestAsyncHookHandler {
+  return async function temetroAuthGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const client = request.server.temetroAuth as TemetroAuth | undefined;
+    if (!client) throw new Error("register @temetro/auth-client (app.register(temetroAuth, options)) before using its hooks");
+    try {
+      check(await client.resolve(request));
+    } catch (error) {
+      if (error instanceof AuthRefusal) return sendRefusal(reply, error);
+      throw error;
+    }
+  };
+}
+
+function sessionOf(auth: RequestAuth | null): RequestAuth {
+  if (!auth) throw refusals.unauthenticated();
+  return auth;
+}
+
+function clinicOf(auth: RequestAuth | null) {
+  const known = sessionOf(auth);
+  if (!known.clinic) throw refusals.noActiveClinic();
+  if (known.via === "session" && known.user.mustChangePassword) throw refusals.passwordChangeRequired();
+  return known.clinic;
+}
+
+/** Fills `request.auth` (null without valid credentials) and refuses nothing but an outage (503). */
+export const authenticate: onRequestAsyncHookHandler = guard(() => {});
+
+/** 401 UNAUTHENTICATED without a valid session cookie or bearer token. */
+export const requireSession: onRequestAsyncHookHandler = guard(sessionOf);
+
+/**
+ * requireSession, then 403 NO_ACTIVE_CLINIC without an active clinic the user is a member of, and
+ * 403 PASSWORD_CHANGE_REQUIRED while an admin-set initial password has not been replaced.
+ */
+export const requireClinic: onRequestAsyncHookHandler = guard(clinicOf);
+
+/** requireClinic, then 403 FORBIDDEN unless the role grants every action asked, e.g. `{ patient: ["read"] }`. */
+export function requirePermission(permission: ClinicalPermissionRequest): onRequestAsyncHookHandler {
+  return guard((auth) => {
+    if (!grants(clinicOf(auth).permissions, permission)) throw refusals.forbidden();
+  });
+}
