@@ -1,4 +1,5 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
+import { createAuthMiddleware, isAPIError } from "better-auth/api";
 import { organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
@@ -33,6 +34,12 @@ export interface AuthDeps {
 export function authOptions({ config, pool, logger, enqueueEmail, runInBackground }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
+  // Told to the owner of an account whose password changed, reset or not: if it was not them,
+  // they learn it now. Handed over in the background like every email (never delays the answer).
+  const notifyPasswordChanged = (user: { email: string; name: string }) =>
+    runInBackground(
+      enqueueEmail({ kind: "password-changed", to: user.email, name: user.name, changedAt: new Date().toISOString() }),
+    );
 
   return {
     appName: "temetro",
@@ -62,6 +69,7 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: 3600,
       password: { hash: hashPassword, verify: verifyPassword },
+      onPasswordReset: async ({ user }) => notifyPasswordChanged(user),
       sendResetPassword: async ({ user, url }) => {
         await enqueueEmail({
           kind: "reset-password",
@@ -98,6 +106,15 @@ export function authOptions({ config, pool, logger, enqueueEmail, runInBackgroun
       disableOriginCheck: false,
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
+    },
+    hooks: {
+      after: createAuthMiddleware(async (ctx) => {
+        if (ctx.path !== "/change-password") return;
+        const returned = ctx.context.returned;
+        if (!returned || isAPIError(returned) || returned instanceof Response) return;
+        const { user } = returned as { user?: { email: string; name: string } };
+        if (user) notifyPasswordChanged(user);
+      }),
     },
     databaseHooks: {
       session: {
