@@ -56,6 +56,21 @@ t.test("SMTP down for a while: every email arrives once it is back, each exactly
   t.ok(metrics.retried >= users.length, "the retries are counted");
 });
 
+t.test("an SMTP 4xx answer (greylisting) is retried until the server accepts the email", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const { mailer, sink } = await startTestMailer(t, config);
+  const email = uniqueEmail("greylisted");
+  sink.deferred.add(email);
+  await signUp(app, { email });
+
+  await waitUntil(async () => (await mailer.metrics()).retried >= 1, "a retried attempt");
+  sink.deferred.delete(email);
+  await sink.waitFor(email);
+  await waitUntil(async () => (await mailer.metrics()).sent === 1, "the send to be counted");
+  t.match(await mailer.metrics(), { failed: 0, queue: { failed: 0 } });
+  t.equal(sink.to(email).length, 1);
+});
+
 t.test("a permanent rejection fails at once, without retries, and the failed-emails command sends it again", async (t) => {
   const { app, config } = await buildTestApp(t);
   const { mailer, sink } = await startTestMailer(t, config);
