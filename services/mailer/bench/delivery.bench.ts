@@ -13,6 +13,7 @@ import { createServiceLogger } from "../../auth/src/logger.js";
 import { createMailerLogger } from "../src/logger.js";
 import { startMailer } from "../src/worker.js";
 
+// Key prefixes of this benchmark start with `bench-mailer-`, so its keys are told apart from others'.
 const THROUGHPUT_EMAILS = Number(process.env.BENCH_EMAILS ?? 2000);
 const THROUGHPUT_RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIGNUPS = Number(process.env.BENCH_SIGNUPS ?? 200);
@@ -39,11 +40,17 @@ async function startSink(onMessage: (recipient: string) => void) {
   return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** Every key prefix this run used: swept again at the end (a closing connection may still write one key). */
+const usedPrefixes: string[] = [];
+
 function benchConfig(prefix: string): Config {
+  usedPrefixes.push(prefix);
   return loadConfig({
     ...process.env,
     DATABASE_URL: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/temetro_auth_bench",
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     BETTER_AUTH_SECRET: "bench-secret-that-is-long-enough-for-better-auth",
     MAILER_CONCURRENCY: CONCURRENCY,
@@ -70,7 +77,7 @@ function percentile(values: number[], p: number): number {
 
 /** Queue `count` emails first, then time a fresh mailer draining them into the sink. */
 async function throughputRun(): Promise<number> {
-  const prefix = `bench-${randomUUID().slice(0, 8)}`;
+  const prefix = `bench-mailer-${randomUUID().slice(0, 8)}`;
   const config = benchConfig(prefix);
   let arrived = 0;
   let allArrived!: () => void;
@@ -106,7 +113,7 @@ async function throughputRun(): Promise<number> {
 
 /** Sign-ups through the auth service, one after another; each timed until its email is at the sink. */
 async function latencyRun(): Promise<number[]> {
-  const prefix = `bench-${randomUUID().slice(0, 8)}`;
+  const prefix = `bench-mailer-${randomUUID().slice(0, 8)}`;
   const config = benchConfig(prefix);
   const logger = createServiceLogger(config);
   await migrate(config, logger);
@@ -162,4 +169,5 @@ console.log(
     `(includes the argon2id hash and the HTTP handling of the sign-up)`,
 );
 console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(" ")}`);
+for (const prefix of usedPrefixes) await deleteKeys(redisUrl, prefix);
 process.exit(0);
