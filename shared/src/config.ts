@@ -139,7 +139,40 @@ const envSchema = z.object({
   LOCKOUT_BASE_SECONDS: boundedInt(1, 24 * 3600).default(60),
   LOCKOUT_MAX_SECONDS: boundedInt(1, 7 * 24 * 3600).default(3600),
   PASSWORD_HASH_CONCURRENCY: boundedInt(1, 1024).default(8),
+  // The mailer (services/mailer). No SMTP at all means: print each email to the log (development).
+  SMTP_URL: z.url({ protocol: /^smtps?$/, message: "must be an smtp:// or smtps:// URL" }).optional(),
+  SMTP_HOST: z.string().min(1).optional(),
+  SMTP_PORT: z.coerce
+    .number({ message: "must be a port number (1-65535)" })
+    .int("must be a port number (1-65535)")
+    .min(1, "must be a port number (1-65535)")
+    .max(65535, "must be a port number (1-65535)")
+    .optional(),
+  SMTP_USER: z.string().min(1).optional(),
+  SMTP_PASS: z.string().min(1).optional(),
+  SMTP_SECURE: booleanFlag.optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^(?:[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, "must be an address, optionally with a name: temetro <no-reply@clinic.example>")
+    .default("temetro <no-reply@localhost>"),
+  MAILER_CONCURRENCY: z.coerce
+    .number({ message: "must be a whole number from 1 to 100" })
+    .int("must be a whole number from 1 to 100")
+    .min(1, "must be a whole number from 1 to 100")
+    .max(100, "must be a whole number from 1 to 100")
+    .default(4),
+  MAILER_LOCK_DURATION_MS: z.coerce
+    .number({ message: "must be a number of milliseconds from 1000 to 600000" })
+    .int("must be a number of milliseconds from 1000 to 600000")
+    .min(1000, "must be a number of milliseconds from 1000 to 600000")
+    .max(600_000, "must be a number of milliseconds from 1000 to 600000")
+    .default(30_000),
 });
+
+/** Where the mailer hands emails over. `undefined` (nothing configured): printed to the log. */
+export type SmtpConfig =
+  | { url: string }
+  | { host: string; port: number; secure: boolean; user?: string; pass?: string };
 
 export interface Config {
   nodeEnv: "development" | "production" | "test";
@@ -181,6 +214,14 @@ export interface Config {
   lockout: LockoutPolicy;
   /** Password hashes (hash or verify) one process runs at once; past it sign-in answers 503. */
   passwordHashConcurrency: number;
+  /** The mailer's SMTP server; undefined prints emails to the log instead (development default). */
+  smtp: SmtpConfig | undefined;
+  /** The From of every email. */
+  mailFrom: string;
+  /** Emails the mailer sends at once. */
+  mailerConcurrency: number;
+  /** How long a mailer may hold a job without renewing it: after a crash, its email is taken up again after this. */
+  mailerLockDurationMs: number;
 }
 
 /** Requests allowed per client address per window, by budget. */
@@ -224,6 +265,11 @@ export interface LoadConfigOptions {
   devSecretFile?: string;
   /** Told about a generated development secret. */
   warn?: (message: string) => void;
+  /**
+   * `unused`: the process never signs anything (the mailer), so BETTER_AUTH_SECRET is neither
+   * required nor generated, and `betterAuthSecret` is empty.
+   */
+  authSecret?: "required" | "unused";
 }
 
 const defaultDevSecretFile = fileURLToPath(new URL("../../.better-auth-secret", import.meta.url));
@@ -245,8 +291,8 @@ export function loadConfig(
   }
   const vars = parsed.data;
 
-  let secret = vars.BETTER_AUTH_SECRET;
-  if (!secret) {
+  let secret = vars.BETTER_AUTH_SECRET ?? "";
+  if (!secret && options.authSecret !== "unused") {
     if (vars.NODE_ENV === "production") {
       throw new ConfigError([
         "BETTER_AUTH_SECRET: required when NODE_ENV=production (32 characters or more, e.g. `openssl rand -base64 32`)",
@@ -254,6 +300,8 @@ export function loadConfig(
     }
     secret = developmentSecret(options.devSecretFile ?? defaultDevSecretFile, options.warn);
   }
+
+  const smtp = smtpConfig(vars);
 
   const origin = (url: string) => new URL(url).origin;
   const trustedOrigins = [
@@ -296,6 +344,34 @@ export function loadConfig(
       maxSeconds: Math.max(vars.LOCKOUT_MAX_SECONDS, vars.LOCKOUT_BASE_SECONDS),
     },
     passwordHashConcurrency: vars.PASSWORD_HASH_CONCURRENCY,
+    smtp,
+    mailFrom: vars.MAIL_FROM,
+    mailerConcurrency: vars.MAILER_CONCURRENCY,
+    mailerLockDurationMs: vars.MAILER_LOCK_DURATION_MS,
+  };
+}
+
+function smtpConfig(vars: z.infer<typeof envSchema>): SmtpConfig | undefined {
+  const problems: string[] = [];
+  const parts = ["SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASS", "SMTP_SECURE"] as const;
+  const partsSet = parts.filter((name) => vars[name] !== undefined);
+  if (vars.SMTP_URL) {
+    if (partsSet.length > 0) problems.push(`SMTP_URL: set either SMTP_URL or ${partsSet.join("/")}, not both`);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { url: vars.SMTP_URL };
+  }
+  if (partsSet.length === 0) return undefined;
+  if (!vars.SMTP_HOST) problems.push(`SMTP_HOST: required when ${partsSet.join("/")} is set`);
+  if ((vars.SMTP_USER === undefined) !== (vars.SMTP_PASS === undefined)) {
+    problems.push(`${vars.SMTP_USER === undefined ? "SMTP_USER" : "SMTP_PASS"}: SMTP_USER and SMTP_PASS go together`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const secure = vars.SMTP_SECURE ?? vars.SMTP_PORT === 465;
+  return {
+    host: vars.SMTP_HOST!,
+    port: vars.SMTP_PORT ?? (secure ? 465 : 587),
+    secure,
+    ...(vars.SMTP_USER ? { user: vars.SMTP_USER, pass: vars.SMTP_PASS! } : {}),
   };
 }
 

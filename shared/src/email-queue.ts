@@ -68,8 +68,11 @@ export type EmailJob =
 export type EmailKind = EmailJob["kind"];
 
 export const emailJobOptions: DefaultJobOptions = {
+  // Transient failures (SMTP down, 4xx) are retried for about 17 minutes in all: 2 s, 4 s, ... 512 s.
   attempts: 10,
-  backoff: { type: "exponential", delay: 2000 },
+  // Jitter spreads the retries of many emails that failed together (an SMTP outage) so they do not
+  // all hit the server again in the same instant when it returns.
+  backoff: { type: "exponential", delay: 2000, jitter: 0.5 },
   // Job data holds links with tokens, in clear text in Redis: keep it no longer than needed.
   removeOnComplete: true,
   // Failed jobs stay for inspection and a resend (the mailer's failed-jobs command), a week at most.

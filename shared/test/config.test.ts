@@ -127,3 +127,44 @@ t.test("a limit that is not a positive whole number is named", async (t) => {
   t.match(text, /LOCKOUT_THRESHOLD: must be a whole number from 1/);
   t.match(text, /PASSWORD_HASH_CONCURRENCY: must be a whole number from 1/);
 });
+
+t.test("the mailer: no SMTP by default (emails printed), concurrency 4, a From naming temetro", async (t) => {
+  const config = loadConfig(secret);
+  t.equal(config.smtp, undefined);
+  t.equal(config.mailFrom, "temetro <no-reply@localhost>");
+  t.equal(config.mailerConcurrency, 4);
+  t.equal(config.mailerLockDurationMs, 30_000);
+});
+
+t.test("SMTP from a URL, or from host and port (465 means implicit TLS), with user and password together", async (t) => {
+  t.same(loadConfig({ ...secret, SMTP_URL: "smtps://mailer:pw@smtp.clinic.example" }).smtp, { url: "smtps://mailer:pw@smtp.clinic.example" });
+  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5" }).smtp, { host: "10.0.0.5", port: 587, secure: false });
+  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5", SMTP_PORT: "465" }).smtp, { host: "10.0.0.5", port: 465, secure: true });
+  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5", SMTP_SECURE: "true", SMTP_USER: "u", SMTP_PASS: "p" }).smtp, {
+    host: "10.0.0.5",
+    port: 465,
+    secure: true,
+    user: "u",
+    pass: "p",
+  });
+  t.equal(loadConfig({ ...secret, MAIL_FROM: "no-reply@clinic.example", MAILER_CONCURRENCY: "16" }).mailerConcurrency, 16);
+});
+
+t.test("bad mailer variables are named with the reason", async (t) => {
+  const problems = (env: Record<string, string>) => (t.throws(() => loadConfig({ ...secret, ...env })) as ConfigError).problems.join("\n");
+  t.match(problems({ SMTP_URL: "http://smtp.example" }), /SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL/);
+  t.match(problems({ SMTP_URL: "smtp://a.example", SMTP_HOST: "b.example" }), /SMTP_URL: set either SMTP_URL or SMTP_HOST, not both/);
+  t.match(problems({ SMTP_PORT: "25" }), /SMTP_HOST: required when SMTP_PORT is set/);
+  t.match(problems({ SMTP_HOST: "a.example", SMTP_USER: "u" }), /SMTP_PASS: SMTP_USER and SMTP_PASS go together/);
+  t.match(problems({ SMTP_HOST: "a.example", SMTP_PASS: "p" }), /SMTP_USER: SMTP_USER and SMTP_PASS go together/);
+  t.match(problems({ SMTP_PORT: "0" }), /SMTP_PORT: must be a port number/);
+  t.match(problems({ MAIL_FROM: "temetro" }), /MAIL_FROM: must be an address/);
+  t.match(problems({ MAIL_FROM: "temetro <a@b.example>\r\nBcc: x@y.example" }), /MAIL_FROM: must be an address/);
+  t.match(problems({ MAILER_CONCURRENCY: "0" }), /MAILER_CONCURRENCY: must be a whole number from 1 to 100/);
+  t.match(problems({ MAILER_LOCK_DURATION_MS: "10" }), /MAILER_LOCK_DURATION_MS: must be a number of milliseconds/);
+});
+
+t.test("the mailer needs no BETTER_AUTH_SECRET, even in production", async (t) => {
+  const config = loadConfig({ NODE_ENV: "production" }, { authSecret: "unused" });
+  t.equal(config.betterAuthSecret, "");
+});

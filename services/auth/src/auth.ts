@@ -1,5 +1,5 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
-import { APIError, createAuthMiddleware } from "better-auth/api";
+import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
 import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
@@ -57,6 +57,12 @@ export function authOptions({
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
+  // Told to the owner of an account whose password changed, reset or not: if it was not them,
+  // they learn it now. Handed over in the background like every email (never delays the answer).
+  const notifyPasswordChanged = (user: { email: string; name: string }) =>
+    runInBackground(
+      enqueueEmail({ kind: "password-changed", to: user.email, name: user.name, changedAt: new Date().toISOString() }),
+    );
 
   /** Tells an account's owner that sign-in is locked, and where to reset the password. */
   async function notifyLockout(identifier: SignInIdentifier, lockedUntil: Date): Promise<void> {
@@ -106,6 +112,7 @@ export function authOptions({
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: 3600,
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
+      onPasswordReset: async ({ user }) => notifyPasswordChanged(user),
       sendResetPassword: async ({ user, url }) => {
         // A staff account created without an address has nowhere to receive a link.
         if (isPlaceholderEmail(user.email)) return;
@@ -199,15 +206,18 @@ export function authOptions({
           });
         }
       }),
-      // A successful change-password ends the forced first change.
+      // A successful change-password ends the forced first change, and tells the owner.
       after: createAuthMiddleware(async (ctx) => {
         if (ctx.path !== "/change-password") return;
-        const returned = ctx.context.returned as { user?: { id?: string } } | Error | undefined;
-        if (!returned || returned instanceof Error || !returned.user?.id) return;
+        const returned = ctx.context.returned;
+        if (!returned || isAPIError(returned) || returned instanceof Error || returned instanceof Response) return;
+        const { user } = returned as { user?: { id?: string; email?: string; name?: string } };
+        if (!user?.id) return;
         await pool.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [
-          returned.user.id,
+          user.id,
         ]);
-        await invalidate(`user:${returned.user.id}`);
+        await invalidate(`user:${user.id}`);
+        if (user.email) notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
       }),
     },
     plugins: [

@@ -34,7 +34,7 @@ t.test("five concurrent migrations of a missing database create it once and leav
       await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)
     ).rows.map((row) => row.table_name as string);
   const created = await tables();
-  for (const table of ["account", "audit_event", "invitation", "jwks", "member", "organization", "session", "temetro_migration", "user", "verification"]) {
+  for (const table of ["account", "audit_event", "email_outbox", "invitation", "jwks", "member", "organization", "session", "temetro_migration", "user", "verification"]) {
     t.ok(created.includes(table), `table ${table}`);
   }
   const columns = async () =>

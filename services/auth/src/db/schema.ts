@@ -28,4 +28,21 @@ export const ownMigrations: OwnMigration[] = [
       CREATE INDEX audit_event_clinic_newest ON audit_event (clinic_id, id DESC);
     `,
   },
+  {
+    // The transactional outbox of emails (email-outbox.ts): an email is written here first and
+    // moved onto the BullMQ queue by the relay, so none is lost while Redis is unreachable.
+    // `queue_prefix` is the REDIS_PREFIX of the queue it belongs to: deployments (or test apps)
+    // sharing one database each relay only their own emails.
+    id: "0002-email-outbox",
+    sql: `
+      CREATE TABLE email_outbox (
+        id bigserial PRIMARY KEY,
+        queue_prefix text NOT NULL,
+        job_id text NOT NULL,
+        job jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (queue_prefix, job_id)
+      );
+    `,
+  },
 ];

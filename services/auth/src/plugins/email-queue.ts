@@ -1,18 +1,15 @@
 import { Queue } from "bullmq";
 import fp from "fastify-plugin";
-import {
-  createRedis,
-  EMAIL_QUEUE_NAME,
-  emailIdempotencyKey,
-  emailJobOptions,
-  type EmailJob,
-} from "@temetro/shared";
+import { isPlaceholderEmail } from "../db/staff.js";
+import { createRedis, EMAIL_QUEUE_NAME, emailJobOptions, type EmailJob } from "@temetro/shared";
+import { EmailOutbox } from "../email-outbox.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     /**
-     * The one way an email leaves this service: a typed job on the BullMQ email queue, which the
-     * mailer process delivers. Never waits for SMTP.
+     * The one way an email leaves this service: stored in the outbox (PostgreSQL), then relayed
+     * as a typed job onto the BullMQ email queue, which the mailer process delivers. Never waits
+     * for SMTP, and succeeds while Redis is unreachable.
      */
     enqueueEmail: (job: EmailJob) => Promise<void>;
     /** Runs work after the response (Better Auth's background tasks); awaited on close. */
@@ -20,11 +17,16 @@ declare module "fastify" {
     /** Resolves once every background task started so far has settled. */
     backgroundSettled: () => Promise<void>;
     emailQueue: Queue<EmailJob>;
+    /** The outbox and its relay (tests flush it to see what was handed over). */
+    emailOutbox: EmailOutbox;
   }
 }
 
 export default fp(
-  async (app, options: { redisUrl: string; prefix: string }) => {
+  async (
+    app,
+    options: { redisUrl: string; prefix: string; outbox?: { pollIntervalMs?: number; batchSize?: number } },
+  ) => {
     const connection = createRedis(options.redisUrl, "request");
     connection.on("error", (error) => app.log.warn({ err: error.message }, "Redis (email queue) unavailable"));
     const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, {
@@ -34,14 +36,25 @@ export default fp(
     });
     queue.on("error", () => {}); // reported by the connection's listener above
 
+    const outbox = new EmailOutbox({
+      pool: app.pg,
+      queue,
+      redisReady: () => connection.status === "ready",
+      queuePrefix: options.prefix,
+      log: app.log,
+      ...options.outbox,
+    });
+    outbox.start();
+
     async function enqueueEmail(job: EmailJob): Promise<void> {
-      const jobId = emailIdempotencyKey(job);
+      // A staff account created without an email has an address that reaches nobody: whatever
+      // the email (welcome, password changed, lockout), there is no one to send it to.
+      if (isPlaceholderEmail(job.to)) return;
       try {
-        await queue.add(job.kind, job, { jobId });
-        app.log.info({ email: job.kind, jobId }, "email queued");
+        await outbox.write(job);
       } catch (error) {
         // Logged without the job: its link carries a token.
-        app.log.error({ email: job.kind, jobId, err: (error as Error).message }, "email could not be queued");
+        app.log.error({ email: job.kind, err: (error as Error).message }, "email could not be stored in the outbox");
         throw error;
       }
     }
@@ -59,12 +72,16 @@ export default fp(
     }
 
     app.decorate("emailQueue", queue);
+    app.decorate("emailOutbox", outbox);
     app.decorate("backgroundSettled", backgroundSettled);
     app.addHook("onClose", async () => {
       await backgroundSettled();
+      await outbox.stop();
+      // One last hand-over of what this replica wrote; what Redis does not take waits in the table.
+      await outbox.flush().catch(() => {});
       await queue.close();
       connection.disconnect();
     });
   },
-  { name: "email-queue" },
+  { name: "email-queue", dependencies: ["db"] },
 );

@@ -1,0 +1,18 @@
+import { createLogger, type Config, type Logger } from "@temetro/shared";
+import type { DestinationStream } from "pino";
+
+/** The mailer's JSON logger (the project's redaction); stdout unless given a destination. */
+export function createMailerLogger(config: Pick<Config, "logLevel">, destination?: DestinationStream): Logger {
+  return createLogger(destination, { name: "mailer", level: config.logLevel });
+}
+
+/** Where the mailer sends, fit for the log: never the password of an SMTP URL. */
+export function describeSmtpTarget(config: Pick<Config, "smtp">): string {
+  const smtp = config.smtp;
+  if (!smtp) return "none (emails are printed to this log)";
+  if ("url" in smtp) {
+    const url = new URL(smtp.url);
+    return `${url.protocol}//${url.hostname}:${url.port || (url.protocol === "smtps:" ? 465 : 587)}`;
+  }
+  return `${smtp.secure ? "smtps" : "smtp"}://${smtp.host}:${smtp.port}`;
+}

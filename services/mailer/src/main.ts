@@ -1,0 +1,40 @@
+import closeWithGrace from "close-with-grace";
+import { ConfigError, loadConfig, type Config } from "@temetro/shared";
+import { createMailerLogger, describeSmtpTarget } from "./logger.js";
+import { startMailer } from "./worker.js";
+
+// Process concerns only: configuration, logger, the worker, graceful stop.
+
+let config: Config;
+try {
+  config = loadConfig(process.env, { authSecret: "unused" });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+const logger = createMailerLogger(config);
+
+if (!config.smtp) {
+  if (config.nodeEnv === "production") {
+    // Printing would put every reset and verification link in the production log.
+    logger.fatal("SMTP_URL or SMTP_HOST is required when NODE_ENV=production (without SMTP the mailer prints emails, links included, to its log)");
+    process.exit(1);
+  }
+  logger.warn("no SMTP configured (SMTP_URL or SMTP_HOST): each email is printed to this log, link included, not sent");
+}
+
+const mailer = startMailer({ config, logger });
+logger.info(
+  { smtp: describeSmtpTarget(config), concurrency: config.mailerConcurrency, queuePrefix: config.redisPrefix },
+  "mailer started",
+);
+
+// SIGTERM/SIGINT: the emails in flight are finished, no new one is taken; after 30 s it stops anyway
+// (an email cut short is sent again by the next mailer, once its lock expires).
+closeWithGrace({ delay: 30_000, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, "closing after an error");
+  else logger.info({ signal }, "stopping: finishing the emails in flight");
+  await mailer.close();
+  logger.info("mailer stopped");
+});

@@ -1,0 +1,132 @@
+import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { createRedis, EMAIL_QUEUE_NAME, type Config, type EmailJob, type Logger } from "@temetro/shared";
+import { renderEmail } from "./templates/index.js";
+import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";
+
+/** How long the mark "this email went out" is kept: as long as a failed job is kept for a resend. */
+const DELIVERED_MARK_SECONDS = 7 * 24 * 3600;
+
+/** What the mailer has done since it started, and what waits: read by the metrics endpoint. */
+export interface MailerMetrics {
+  /** Emails the SMTP server accepted (or, without SMTP, printed). */
+  sent: number;
+  /** Failed attempts that will be tried again (SMTP down, 4xx). */
+  retried: number;
+  /** Emails given up: a permanent rejection, or the last attempt failed. */
+  failed: number;
+  /** Jobs run again after a crash for an email that had already gone out: not sent twice. */
+  duplicatesSkipped: number;
+  /** Jobs on the queue: waiting (or delayed for a retry), being sent, and failed (kept for a resend). */
+  queue: { waiting: number; delayed: number; active: number; failed: number };
+}
+
+export interface Mailer {
+  readonly sender: EmailSender;
+  metrics(): Promise<MailerMetrics>;
+  /** Stops taking emails, finishes those in flight, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface MailerOptions {
+  config: Config;
+  logger: Logger;
+  /** Replaces the sender the configuration selects (tests). */
+  sender?: EmailSender;
+}
+
+/** The Redis key marking one email as handed to SMTP: checked before sending, so a rerun does not send it again. */
+export function deliveredMarkKey(prefix: string, jobId: string): string {
+  return `${prefix}:mailer:delivered:${jobId}`;
+}
+
+export function startMailer({ config, logger, sender: givenSender }: MailerOptions): Mailer {
+  const log = logger.child({ component: "mailer" });
+  const sender =
+    givenSender ??
+    createSender({ smtp: config.smtp, from: config.mailFrom, maxConnections: config.mailerConcurrency, logger: log });
+  const counts = { sent: 0, retried: 0, failed: 0, duplicatesSkipped: 0 };
+
+  // Waits for Redis to come back instead of failing: a mark must not be lost to a short outage.
+  const redis: Redis = createRedis(config.redisUrl, "worker");
+  redis.on("error", (error) => log.warn({ err: error.message }, "Redis unavailable"));
+  const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection: redis, prefix: config.redisPrefix });
+  queue.on("error", () => {});
+
+  async function deliver(job: Job<EmailJob>): Promise<void> {
+    const jobId = job.id!;
+    const fields = { email: job.data.kind, jobId, attempt: job.attemptsMade + 1 };
+    const mark = deliveredMarkKey(config.redisPrefix, jobId);
+    if (await redis.exists(mark)) {
+      counts.duplicatesSkipped += 1;
+      log.info(fields, "email already delivered before a restart: not sent again");
+      return;
+    }
+
+    let rendered;
+    try {
+      rendered = renderEmail(job.data, { frontendUrl: config.frontendUrl });
+    } catch (error) {
+      counts.failed += 1;
+      log.error({ ...fields, err: (error as Error).message }, "email cannot be rendered");
+      throw new UnrecoverableError(`cannot render the email: ${(error as Error).message}`);
+    }
+
+    try {
+      await sender.send({ to: job.data.to, ...rendered, messageId: `<${jobId}@temetro>` });
+    } catch (error) {
+      const reason = describeSmtpFailure(error);
+      if (isPermanentSmtpFailure(error)) {
+        counts.failed += 1;
+        log.warn({ ...fields, to: job.data.to, reason }, "email refused by the SMTP server: not retried");
+        throw new UnrecoverableError(reason);
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (lastAttempt) counts.failed += 1;
+      else counts.retried += 1;
+      log.warn({ ...fields, reason }, lastAttempt ? "email failed on its last attempt" : "email failed: retried later");
+      throw new Error(reason);
+    }
+
+    // Between the SMTP server's acceptance and this mark is the only moment a crash can still
+    // lead to a second copy; everything after (completing the job) is covered by the mark.
+    await redis.set(mark, "1", "EX", DELIVERED_MARK_SECONDS);
+    counts.sent += 1;
+    log.info({ ...fields, to: job.data.to }, sender.kind === "smtp" ? "email sent" : "email printed");
+  }
+
+  const workerConnection = createRedis(config.redisUrl, "worker");
+  workerConnection.on("error", () => {}); // reported by the listener above
+  const worker = new Worker<EmailJob>(EMAIL_QUEUE_NAME, deliver, {
+    connection: workerConnection,
+    prefix: config.redisPrefix,
+    concurrency: config.mailerConcurrency,
+    // After a crash, emails that were in flight are taken up again once their lock expires.
+    lockDuration: config.mailerLockDurationMs,
+    stalledInterval: config.mailerLockDurationMs,
+  });
+  worker.on("error", (error) => log.warn({ err: error.message }, "mailer worker error"));
+
+  return {
+    sender,
+    async metrics() {
+      const jobCounts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active", "failed");
+      return {
+        ...counts,
+        queue: {
+          waiting: (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0),
+          delayed: jobCounts.delayed ?? 0,
+          active: jobCounts.active ?? 0,
+          failed: jobCounts.failed ?? 0,
+        },
+      };
+    },
+    async close() {
+      await worker.close();
+      sender.close();
+      await queue.close();
+      workerConnection.disconnect();
+      redis.disconnect();
+    },
+  };
+}
