@@ -10,8 +10,10 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
+COPY packages/auth-client/package.json packages/auth-client/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
+COPY examples/clinic-notes/package.json examples/clinic-notes/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # Type-check with the full toolchain; the stage fails the build on a type error.
@@ -19,13 +21,17 @@ FROM ${NODE_IMAGE} AS check
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
+COPY packages/auth-client/package.json packages/auth-client/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
+COPY examples/clinic-notes/package.json examples/clinic-notes/
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.base.json tsconfig.json ./
+COPY tsconfig.base.json ./
 COPY shared shared
+COPY packages packages
 COPY services services
-RUN npx tsc -b && touch /app/.checked
+# Only what ships (tests and benchmarks are not in the build context).
+RUN npx tsc -b services/auth services/mailer && touch /app/.checked
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -35,6 +41,8 @@ COPY --from=check /app/.checked ./
 COPY package.json tsconfig.base.json ./
 COPY shared/package.json shared/
 COPY shared/src shared/src
+COPY packages/auth-client/package.json packages/auth-client/
+COPY packages/auth-client/src packages/auth-client/src
 COPY services/auth/package.json services/auth/
 COPY services/auth/src services/auth/src
 COPY services/mailer/package.json services/mailer/

@@ -127,6 +127,18 @@ t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and bin
   t.equal(compose.services.auth.depends_on.migrate.condition, "service_completed_successfully");
 });
 
+t.test("the Dockerfile installs with every workspace's package.json, as npm ci needs", async (t) => {
+  const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");
+  const workspaces = spawnSync("npm", ["query", ".workspace"], { cwd: root, encoding: "utf8" });
+  const locations = (JSON.parse(workspaces.stdout) as { location: string }[]).map((workspace) => workspace.location);
+  t.ok(locations.length >= 5);
+  const stages = dockerfile.split(/^FROM /m).filter((stage) => /npm ci/.test(stage));
+  t.equal(stages.length, 2, "the runtime-dependency stage and the type-check stage");
+  for (const stage of stages) {
+    for (const location of locations) t.match(stage, `COPY ${location}/package.json ${location}/`, location);
+  }
+});
+
 t.test("the Dockerfile's final images run node directly as a non-root user", async (t) => {
   const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");
   t.match(dockerfile, /^FROM \$\{NODE_IMAGE\} AS runtime[\s\S]*^USER node$/m);
