@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { addMember, buildTestApp, cookieOf, createClinic, createStaff, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { addMember, buildTestApp, cookieOf, createClinic, createStaff, eventually, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
 
 async function internalOf(t: Test, app: FastifyInstance) {
   const internal = await buildInternalApp(app);
@@ -12,16 +12,6 @@ async function internalOf(t: Test, app: FastifyInstance) {
 
 const introspect = async (internal: FastifyInstance, body: object, headers: Record<string, string> = {}) =>
   internal.inject({ method: "POST", url: "/internal/v1/introspect", payload: body, headers });
-
-/** Polls until `check` holds, for at most `ms`: cross-replica invalidation travels through Redis. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, ms = 2000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 t.test("a valid session cookie: the user, the session and the active clinic with role and permissions", async (t) => {
   const { app } = await buildTestApp(t);

@@ -1,4 +1,5 @@
 import fp from "fastify-plugin";
+import { LRUCache } from "lru-cache";
 import type { Config } from "@temetro/shared";
 import { sessionTokenFromCookie } from "../sessions/cookie.js";
 import { SessionDirectory, type ClinicMembership, type SessionRecord } from "../sessions/directory.js";
@@ -34,9 +35,21 @@ export default fp(
     const bus = new InvalidationBus(config.redisUrl, `${config.redisPrefix}:session-invalidation`, directory, app.log);
     const cookieName = sessionCookieName(config.betterAuthUrl);
 
+    // A Cookie header whose signature verified once keeps verifying (the secret does not change
+    // while the process runs): remember the token it carries and skip the HMAC next time.
+    const verifiedCookies = new LRUCache<string, string>({ max: 50_000 });
+    const tokenOf = (cookieHeader: string | undefined): string | null => {
+      if (!cookieHeader) return null;
+      const known = verifiedCookies.get(cookieHeader);
+      if (known) return known;
+      const token = sessionTokenFromCookie(cookieHeader, cookieName, config.betterAuthSecret);
+      if (token) verifiedCookies.set(cookieHeader, token);
+      return token;
+    };
+
     app.decorate("sessions", {
       fromCookie: async (cookieHeader) => {
-        const token = sessionTokenFromCookie(cookieHeader, cookieName, config.betterAuthSecret);
+        const token = tokenOf(cookieHeader);
         return token ? directory.findSession(token) : null;
       },
       fromToken: (token) => directory.findSession(token),

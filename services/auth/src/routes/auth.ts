@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { ErrorCode } from "../errors.js";
 import { sendError } from "../plugins/errors.js";
+import type { SessionRecord } from "../sessions/directory.js";
 
 /**
  * Mounts Better Auth at /api/auth/*: a small adapter from a Fastify request to a Web `Request` and
@@ -20,7 +21,33 @@ export default async function authRoutes(app: FastifyInstance) {
 
   // The API page's name for what Better Auth now calls request-password-reset: same operation.
   app.post("/forget-password", forward("/api/auth/request-password-reset"));
+  app.get("/get-session", (request, reply) => getSession(app, publicOrigin, request, reply));
   app.route({ method: ["GET", "POST"], url: "/*", handler: forward() });
+}
+
+/**
+ * Better Auth's answers to get-session, held by the session directory's records they describe:
+ * the directory hands out the same record object until something about the session or its user
+ * changes (on any replica), so an answer kept with it is exactly what Better Auth would say now.
+ * Answers that set a cookie (a refresh) are never kept; a kept one lives no longer than the
+ * directory keeps its record (SESSION_CACHE_TTL_SECONDS), after which Better Auth answers again and
+ * refreshes the session when it is due.
+ */
+const sessionAnswers = new WeakMap<SessionRecord, { headers: [string, string][]; body: Buffer }>();
+
+async function getSession(app: FastifyInstance, publicOrigin: string, request: FastifyRequest, reply: FastifyReply) {
+  // Query options (disableCookieCache, disableRefresh) go to Better Auth as they are.
+  const record = request.url.includes("?") ? null : await app.sessions.fromCookie(request.headers.cookie);
+  const kept = record ? sessionAnswers.get(record) : undefined;
+  if (kept) {
+    for (const [name, value] of kept.headers) reply.header(name, value);
+    return reply.status(200).send(kept.body);
+  }
+  const answer = await askBetterAuth(app, publicOrigin, request);
+  if (record && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
+    sessionAnswers.set(record, { headers: answer.headers, body: answer.body });
+  }
+  return sendAnswer(reply, answer);
 }
 
 async function handleWithBetterAuth(
@@ -35,7 +62,24 @@ async function handleWithBetterAuth(
     const problem = inspectBody(request.headers["content-type"], body);
     if (problem) return sendError(reply, 400, problem.code, problem.message);
   }
+  return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
+}
 
+interface BetterAuthAnswer {
+  status: number;
+  /** Every header but Set-Cookie and Content-Length. */
+  headers: [string, string][];
+  cookies: string[];
+  body: Buffer | undefined;
+}
+
+async function askBetterAuth(
+  app: FastifyInstance,
+  publicOrigin: string,
+  request: FastifyRequest,
+  pathOverride?: string,
+): Promise<BetterAuthAnswer> {
+  const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : undefined;
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "";
   // The public origin comes from configuration, never from the Host header: Better Auth builds
   // the links of emails from it.
@@ -48,17 +92,24 @@ async function handleWithBetterAuth(
       body: body ? new Uint8Array(body) : undefined,
     }),
   );
-
-  reply.status(response.status);
+  const headers: [string, string][] = [];
   response.headers.forEach((value, name) => {
-    if (name !== "set-cookie" && name !== "content-length") reply.header(name, value);
+    if (name !== "set-cookie" && name !== "content-length") headers.push([name, value]);
   });
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) reply.header("set-cookie", cookies);
+  return {
+    status: response.status,
+    headers,
+    cookies: response.headers.getSetCookie(),
+    body: response.body ? Buffer.from(await response.arrayBuffer()) : undefined,
+  };
+}
 
-  const payload = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
-  if (response.status >= 400) return reply.send(errorBody(response.status, payload));
-  return payload && payload.length > 0 ? reply.send(payload) : reply.send();
+function sendAnswer(reply: FastifyReply, answer: BetterAuthAnswer) {
+  reply.status(answer.status);
+  for (const [name, value] of answer.headers) reply.header(name, value);
+  if (answer.cookies.length > 0) reply.header("set-cookie", answer.cookies);
+  if (answer.status >= 400) return reply.send(errorBody(answer.status, answer.body));
+  return answer.body && answer.body.length > 0 ? reply.send(answer.body) : reply.send();
 }
 
 function toWebHeaders(request: FastifyRequest, publicOrigin: string): Headers {

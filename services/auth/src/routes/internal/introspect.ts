@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { permissionsOf } from "../../access.js";
 import { ErrorCode, HttpError } from "../../errors.js";
+import type { ClinicMembership, SessionRecord } from "../../sessions/directory.js";
 
 const introspectBody = {
   type: "object",
@@ -72,27 +73,44 @@ export default async function introspectRoutes(internal: FastifyInstance, option
   internal.post<{ Body: { cookie?: string; token?: string } }>(
     "/internal/v1/introspect",
     { onRequest: requireCallerToken, schema: { body: introspectBody, response: { 200: introspectResponse } } },
-    async (request) => {
+    async (request, reply) => {
       const { cookie, token } = request.body;
       const found = token ? await app.sessions.fromToken(token) : await app.sessions.fromCookie(cookie);
-      if (!found) return { active: false };
+      reply.type("application/json; charset=utf-8");
+      if (!found) return reply.send(INACTIVE);
 
       const clinicId = found.session.activeOrganizationId;
       const membership = clinicId ? await app.sessions.membership(found.user.id, clinicId) : null;
-      return {
+      // The directory hands out the same objects until something about them changes, so the
+      // answer built from them can be kept with them: the hot path serialises nothing.
+      const kept = answers.get(found);
+      if (kept && kept.membership === membership) return reply.send(kept.body);
+
+      const body = reply.serialize({
         active: true,
         user: {
-          ...found.user,
+          id: found.user.id,
+          name: found.user.name,
+          email: found.user.email,
+          username: found.user.username,
+          emailVerified: found.user.emailVerified,
           mustChangePassword: found.user.mustChangePassword && (membership?.staffMustChangePassword ?? true),
         },
         session: { id: found.session.id, expiresAt: found.session.expiresAt.toISOString() },
         clinic: membership
           ? { ...membership.clinic, role: membership.role, permissions: permissionsOf(membership.role) }
           : null,
-      };
+      }) as string;
+      answers.set(found, { membership, body });
+      return reply.send(body);
     },
   );
 }
+
+const INACTIVE = JSON.stringify({ active: false });
+
+/** Serialised answers, held by the directory's session records they were built from. */
+const answers = new WeakMap<SessionRecord, { membership: ClinicMembership | null; body: string }>();
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();
