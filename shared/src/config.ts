@@ -167,6 +167,12 @@ const envSchema = z.object({
     .min(1000, "must be a number of milliseconds from 1000 to 600000")
     .max(600_000, "must be a number of milliseconds from 1000 to 600000")
     .default(30_000),
+  MAILER_HTTP_PORT: z.coerce
+    .number({ message: "must be a port number (0-65535)" })
+    .int("must be a port number (0-65535)")
+    .min(0, "must be a port number (0-65535)")
+    .max(65535, "must be a port number (0-65535)")
+    .default(4002),
 });
 
 /** Where the mailer hands emails over. `undefined` (nothing configured): printed to the log. */
@@ -222,6 +228,8 @@ export interface Config {
   mailerConcurrency: number;
   /** How long a mailer may hold a job without renewing it: after a crash, its email is taken up again after this. */
   mailerLockDurationMs: number;
+  /** Port of the mailer's HTTP listener: /health/live, /health/ready and /metrics. */
+  mailerHttpPort: number;
 }
 
 /** Requests allowed per client address per window, by budget. */
@@ -348,6 +356,7 @@ export function loadConfig(
     mailFrom: vars.MAIL_FROM,
     mailerConcurrency: vars.MAILER_CONCURRENCY,
     mailerLockDurationMs: vars.MAILER_LOCK_DURATION_MS,
+    mailerHttpPort: vars.MAILER_HTTP_PORT,
   };
 }
 

@@ -3,3 +3,4 @@ export * from "./email-queue.js";
 export * from "./logger.js";
 export * from "./redis.js";
 export * from "./metrics.js";
+export * from "./timeout.js";

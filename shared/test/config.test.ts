@@ -128,12 +128,14 @@ t.test("a limit that is not a positive whole number is named", async (t) => {
   t.match(text, /PASSWORD_HASH_CONCURRENCY: must be a whole number from 1/);
 });
 
-t.test("the mailer: no SMTP by default (emails printed), concurrency 4, a From naming temetro", async (t) => {
+t.test("the mailer: no SMTP by default (emails printed), concurrency 4, a From naming temetro, HTTP on port 4002", async (t) => {
   const config = loadConfig(secret);
   t.equal(config.smtp, undefined);
   t.equal(config.mailFrom, "temetro <no-reply@localhost>");
   t.equal(config.mailerConcurrency, 4);
   t.equal(config.mailerLockDurationMs, 30_000);
+  t.equal(config.mailerHttpPort, 4002);
+  t.equal(loadConfig({ ...secret, MAILER_HTTP_PORT: "9102" }).mailerHttpPort, 9102);
 });
 
 t.test("SMTP from a URL, or from host and port (465 means implicit TLS), with user and password together", async (t) => {
@@ -162,6 +164,8 @@ t.test("bad mailer variables are named with the reason", async (t) => {
   t.match(problems({ MAIL_FROM: "temetro <a@b.example>\r\nBcc: x@y.example" }), /MAIL_FROM: must be an address/);
   t.match(problems({ MAILER_CONCURRENCY: "0" }), /MAILER_CONCURRENCY: must be a whole number from 1 to 100/);
   t.match(problems({ MAILER_LOCK_DURATION_MS: "10" }), /MAILER_LOCK_DURATION_MS: must be a number of milliseconds/);
+  t.match(problems({ MAILER_HTTP_PORT: "70000" }), /MAILER_HTTP_PORT: must be a port number \(0-65535\)/);
+  t.match(problems({ MAILER_HTTP_PORT: "metrics" }), /MAILER_HTTP_PORT: must be a port number \(0-65535\)/);
 });
 
 t.test("the mailer needs no BETTER_AUTH_SECRET, even in production", async (t) => {

@@ -1,9 +1,10 @@
 import closeWithGrace from "close-with-grace";
 import { ConfigError, loadConfig, type Config } from "@temetro/shared";
 import { createMailerLogger, describeSmtpTarget } from "./logger.js";
+import { buildMailerHttp } from "./http.js";
 import { startMailer } from "./worker.js";
 
-// Process concerns only: configuration, logger, the worker, graceful stop.
+// Process concerns only: configuration, logger, the worker, its HTTP listener, graceful stop.
 
 let config: Config;
 try {
@@ -25,16 +26,23 @@ if (!config.smtp) {
 }
 
 const mailer = startMailer({ config, logger });
-logger.info(
-  { smtp: describeSmtpTarget(config), concurrency: config.mailerConcurrency, queuePrefix: config.redisPrefix },
-  "mailer started",
-);
+const http = await buildMailerHttp({ redisUrl: config.redisUrl, logger, mailer });
 
-// SIGTERM/SIGINT: the emails in flight are finished, no new one is taken; after 30 s it stops anyway
-// (an email cut short is sent again by the next mailer, once its lock expires).
+// SIGTERM/SIGINT: readiness fails at once, the emails in flight are finished, no new one is taken;
+// after 30 s it stops anyway (an email cut short is sent again by the next mailer, once its lock
+// expires). The HTTP listener closes last, so liveness keeps answering while the worker drains.
 closeWithGrace({ delay: 30_000, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, "closing after an error");
   else logger.info({ signal }, "stopping: finishing the emails in flight");
+  http.beginShutdown();
   await mailer.close();
+  await http.close();
   logger.info("mailer stopped");
 });
+
+// A port already taken throws here: close-with-grace logs it, stops the worker and exits 1.
+const address = await http.listen({ host: config.host, port: config.mailerHttpPort });
+logger.info(
+  { smtp: describeSmtpTarget(config), concurrency: config.mailerConcurrency, queuePrefix: config.redisPrefix, http: address },
+  "mailer started",
+);

@@ -1,14 +1,21 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { createRedis, EMAIL_QUEUE_NAME, type Config, type EmailJob, type Logger } from "@temetro/shared";
-import { renderEmail } from "./templates/index.js";
+import { createRedis, EMAIL_QUEUE_NAME, type Config, type EmailJob, type EmailKind, type Logger } from "@temetro/shared";
+import { isEmailKind, renderEmail } from "./templates/index.js";
 import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";
 
 /** How long the mark "this email went out" is kept: as long as a failed job is kept for a resend. */
 const DELIVERED_MARK_SECONDS = 7 * 24 * 3600;
 
-/** What the mailer has done since it started, and what waits: read by the metrics endpoint. */
-export interface MailerMetrics {
+/** Outcomes of one kind of email since the mailer started. */
+export interface KindCounts {
+  sent: number;
+  retried: number;
+  failed: number;
+}
+
+/** What the mailer has done since it started, kept in memory (no Redis needed to read it). */
+export interface MailerCounts {
   /** Emails the SMTP server accepted (or, without SMTP, printed). */
   sent: number;
   /** Failed attempts that will be tried again (SMTP down, 4xx). */
@@ -17,13 +24,24 @@ export interface MailerMetrics {
   failed: number;
   /** Jobs run again after a crash for an email that had already gone out: not sent twice. */
   duplicatesSkipped: number;
+  /** sent, retried and failed by kind of email; a job of no known kind counts as `unknown`. */
+  byKind: Partial<Record<EmailKind | "unknown", KindCounts>>;
+}
+
+/** What the mailer has done since it started, and what waits: read by the metrics endpoint. */
+export interface MailerMetrics extends MailerCounts {
   /** Jobs on the queue: waiting (or delayed for a retry), being sent, and failed (kept for a resend). */
   queue: { waiting: number; delayed: number; active: number; failed: number };
 }
 
 export interface Mailer {
   readonly sender: EmailSender;
+  /** The counts alone: answers at once, even while Redis is down. */
+  counts(): MailerCounts;
+  /** The counts and the queue's depth (asks Redis; waits while it is unreachable). */
   metrics(): Promise<MailerMetrics>;
+  /** The worker is taking jobs: false once close() began (readiness). */
+  isRunning(): boolean;
   /** Stops taking emails, finishes those in flight, then closes every connection. */
   close(): Promise<void>;
 }
@@ -46,6 +64,15 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
     givenSender ??
     createSender({ smtp: config.smtp, from: config.mailFrom, maxConnections: config.mailerConcurrency, logger: log });
   const counts = { sent: 0, retried: 0, failed: 0, duplicatesSkipped: 0 };
+  const byKind: MailerCounts["byKind"] = {};
+  let closing = false;
+  function count(job: Job<EmailJob>, outcome: keyof KindCounts): void {
+    counts[outcome] += 1;
+    // Job data comes from Redis: a kind no template knows must not become a new label value.
+    const kind = isEmailKind(job.data.kind) ? job.data.kind : "unknown";
+    const ofKind = (byKind[kind] ??= { sent: 0, retried: 0, failed: 0 });
+    ofKind[outcome] += 1;
+  }
 
   // Waits for Redis to come back instead of failing: a mark must not be lost to a short outage.
   const redis: Redis = createRedis(config.redisUrl, "worker");
@@ -67,7 +94,7 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
     try {
       rendered = renderEmail(job.data, { frontendUrl: config.frontendUrl });
     } catch (error) {
-      counts.failed += 1;
+      count(job, "failed");
       log.error({ ...fields, err: (error as Error).message }, "email cannot be rendered");
       throw new UnrecoverableError(`cannot render the email: ${(error as Error).message}`);
     }
@@ -77,13 +104,12 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
     } catch (error) {
       const reason = describeSmtpFailure(error);
       if (isPermanentSmtpFailure(error)) {
-        counts.failed += 1;
+        count(job, "failed");
         log.warn({ ...fields, to: job.data.to, reason }, "email refused by the SMTP server: not retried");
         throw new UnrecoverableError(reason);
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (lastAttempt) counts.failed += 1;
-      else counts.retried += 1;
+      count(job, lastAttempt ? "failed" : "retried");
       log.warn({ ...fields, reason }, lastAttempt ? "email failed on its last attempt" : "email failed: retried later");
       throw new Error(reason);
     }
@@ -91,7 +117,7 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
     // Between the SMTP server's acceptance and this mark is the only moment a crash can still
     // lead to a second copy; everything after (completing the job) is covered by the mark.
     await redis.set(mark, "1", "EX", DELIVERED_MARK_SECONDS);
-    counts.sent += 1;
+    count(job, "sent");
     log.info({ ...fields, to: job.data.to }, sender.kind === "smtp" ? "email sent" : "email printed");
   }
 
@@ -107,12 +133,21 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
   });
   worker.on("error", (error) => log.warn({ err: error.message }, "mailer worker error"));
 
+  function snapshot(): MailerCounts {
+    return {
+      ...counts,
+      byKind: Object.fromEntries(Object.entries(byKind).map(([kind, ofKind]) => [kind, { ...ofKind }])),
+    };
+  }
+
   return {
     sender,
+    counts: snapshot,
+    isRunning: () => !closing && worker.isRunning(),
     async metrics() {
       const jobCounts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active", "failed");
       return {
-        ...counts,
+        ...snapshot(),
         queue: {
           waiting: (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0),
           delayed: jobCounts.delayed ?? 0,
@@ -122,6 +157,7 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
       };
     },
     async close() {
+      closing = true;
       await worker.close();
       sender.close();
       await queue.close();

@@ -33,6 +33,7 @@ function startWorkerProcess(config: Config, sink: SmtpSink, env: Record<string, 
       FRONTEND_URL: config.frontendUrl,
       SMTP_URL: sink.url,
       MAILER_LOCK_DURATION_MS: "2000",
+      MAILER_HTTP_PORT: "0",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -49,6 +50,17 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, what: stri
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** The address of a mailer process's HTTP listener (it listens on a free port), from its start line. */
+async function httpAddressOf(worker: WorkerProcess): Promise<string> {
+  let address: string | undefined;
+  await waitUntil(() => {
+    const started = worker.output().split("\n").find((line) => line.includes('"msg":"mailer started"'));
+    address = started ? (JSON.parse(started) as { http: string }).http : undefined;
+    return address !== undefined;
+  }, "the mailer to start");
+  return address!;
 }
 
 /** Signs up `count` users and waits until their verification emails are on the queue. */
@@ -105,7 +117,7 @@ t.test("SIGKILL in the middle of a batch, then a restart: every email arrives, n
   t.equal(code, 0);
 });
 
-t.test("SIGTERM: the email in flight is finished, no new one is taken, the process exits 0", async (t) => {
+t.test("SIGTERM: readiness fails at once, the email in flight is finished, no new one is taken, the process exits 0", async (t) => {
   const { app, config } = await queueVerificationEmails(t, 4);
   const sink = await SmtpSink.start();
   t.teardown(() => sink.stop());
@@ -113,9 +125,16 @@ t.test("SIGTERM: the email in flight is finished, no new one is taken, the proce
 
   const worker = startWorkerProcess(config, sink, { MAILER_CONCURRENCY: "1" });
   t.teardown(() => worker.child.kill("SIGKILL"));
+  const http = await httpAddressOf(worker);
   await sink.heldAtLeast(1);
+  t.equal((await fetch(`${http}/health/ready`)).status, 200, "ready while it works");
   worker.child.kill("SIGTERM");
   await waitUntil(() => worker.output().includes("finishing the emails in flight"), "the stop to begin");
+  // The email is still in flight: the probes are answered meanwhile.
+  const ready = await fetch(`${http}/health/ready`);
+  t.equal(ready.status, 503);
+  t.same(await ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.equal((await fetch(`${http}/health/live`)).status, 200, "alive while it finishes");
   sink.releaseHeld();
 
   const [code] = await once(worker.child, "exit");

@@ -21,6 +21,8 @@ t.test("npm start runs the auth service and the mailer; SIGTERM stops both clean
       HOME: process.env.HOME,
       HOST: "127.0.0.1",
       PORT: "0",
+      INTERNAL_PORT: "0",
+      MAILER_HTTP_PORT: "0",
       DATABASE_URL: testDatabaseUrl,
       REDIS_URL: testRedisUrl,
       REDIS_PREFIX: `test-start-${process.pid}`,

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import fp from "fastify-plugin";
 import type { Redis } from "ioredis";
-import { createRedis } from "@temetro/shared";
+import { createRedis, withTimeout } from "@temetro/shared";
 import { ownMigrations } from "../db/schema.js";
 import { sendError } from "./errors.js";
 
@@ -77,11 +77,3 @@ export default fp(
   },
   { name: "health", dependencies: ["db"] },
 );
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}

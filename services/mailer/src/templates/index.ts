@@ -1,4 +1,4 @@
-import type { EmailJob } from "@temetro/shared";
+import type { EmailJob, EmailKind } from "@temetro/shared";
 import { renderAccountLocked } from "./account-locked.js";
 import type { RenderedEmail } from "./html.js";
 import { renderInvitation } from "./invitation.js";
@@ -13,6 +13,24 @@ export type { RenderedEmail } from "./html.js";
 export interface TemplateLinks {
   /** The temetro web app (FRONTEND_URL). */
   frontendUrl: string;
+}
+
+// A record, not a list: the compiler insists on every kind.
+const knownKinds: Record<EmailKind, true> = {
+  "verify-email": true,
+  "reset-password": true,
+  invitation: true,
+  "password-changed": true,
+  welcome: true,
+  "account-locked": true,
+};
+
+/** Every kind of email this mailer renders. */
+export const emailKinds = Object.keys(knownKinds) as EmailKind[];
+
+/** Whether a job's `kind` (data read back from Redis) is one this mailer renders. */
+export function isEmailKind(kind: unknown): kind is EmailKind {
+  return typeof kind === "string" && Object.hasOwn(knownKinds, kind);
 }
 
 /** Subject, text and HTML of one email. Throws on data no email can be made of (a permanent failure). */
