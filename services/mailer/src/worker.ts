@@ -51,6 +51,8 @@ export interface MailerOptions {
   logger: Logger;
   /** Replaces the sender the configuration selects (tests). */
   sender?: EmailSender;
+  /** How long close() waits for the emails in flight before it stops without them (default 20 s). */
+  closeTimeoutMs?: number;
 }
 
 /** The Redis key marking one email as handed to SMTP: checked before sending, so a rerun does not send it again. */
@@ -58,7 +60,7 @@ export function deliveredMarkKey(prefix: string, jobId: string): string {
   return `${prefix}:mailer:delivered:${jobId}`;
 }
 
-export function startMailer({ config, logger, sender: givenSender }: MailerOptions): Mailer {
+export function startMailer({ config, logger, sender: givenSender, closeTimeoutMs = 20_000 }: MailerOptions): Mailer {
   const log = logger.child({ component: "mailer" });
   const sender =
     givenSender ??
@@ -158,7 +160,22 @@ export function startMailer({ config, logger, sender: givenSender }: MailerOptio
     },
     async close() {
       closing = true;
-      await worker.close();
+      // Finish the emails in flight; but a worker whose Redis is away waits for it without end.
+      // Past the bound it stops without them: their locks expire and a mailer takes them up
+      // again, and the delivered marks keep an email that did go out from going out twice.
+      const finished = await Promise.race([
+        worker.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, closeTimeoutMs, false).unref()),
+      ]);
+      if (!finished) {
+        log.warn({ waitedMs: closeTimeoutMs }, "stopping without waiting longer for the emails in flight (Redis unreachable?)");
+        // Force-disconnect every connection the worker holds (its blocking one too), so no
+        // reconnect keeps the process alive.
+        void worker.disconnect().catch(() => {});
+        workerConnection.disconnect();
+        redis.disconnect();
+        void worker.close(true).catch(() => {});
+      }
       sender.close();
       await queue.close();
       workerConnection.disconnect();

@@ -6,9 +6,10 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
 import type { Config } from "@temetro/shared";
-import { buildTestApp, signUp, testRedisUrl } from "../../auth/test/fixtures/app.js";
+import { buildTestApp, signUp, testConfig, testRedisUrl } from "../../auth/test/fixtures/app.js";
 import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
 import { deliveredMarkKey } from "../src/worker.js";
+import { OwnRedis } from "./fixtures/redis-server.js";
 import { SmtpSink } from "./fixtures/smtp-sink.js";
 
 // Child processes run their TypeScript through tsx, the tests through tap's own loader: V8 coverage
@@ -168,4 +169,21 @@ t.test("a bad variable stops the start with its name and the reason", async (t) 
   const [code] = await once(child, "exit");
   t.equal(code, 1);
   t.match(output, /MAILER_CONCURRENCY: must be a whole number/);
+});
+
+t.test("SIGTERM while Redis is gone: the mailer stops within its bound instead of waiting for Redis", async (t) => {
+  const redis = await OwnRedis.start(t);
+  const config = testConfig({ REDIS_URL: redis.url });
+  const sink = await SmtpSink.start();
+  t.teardown(() => sink.stop());
+  const worker = startWorkerProcess(config, sink);
+  t.teardown(() => worker.child.kill("SIGKILL"));
+  await httpAddressOf(worker);
+
+  await redis.down();
+  const started = Date.now();
+  worker.child.kill("SIGTERM");
+  const [code] = worker.child.exitCode !== null ? [worker.child.exitCode] : await once(worker.child, "exit");
+  t.equal(code, 0, "exits cleanly");
+  t.ok(Date.now() - started < 29_000, "before the 30 s hard stop of close-with-grace");
 });
