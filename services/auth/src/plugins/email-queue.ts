@@ -27,7 +27,11 @@ export default fp(
     app,
     options: { redisUrl: string; prefix: string; outbox?: { pollIntervalMs?: number; batchSize?: number } },
   ) => {
-    const connection = createRedis(options.redisUrl, "request");
+    // Only the relay uses this connection, in the background: requests write to the outbox in
+    // PostgreSQL and never wait for Redis. It therefore takes BullMQ's own settings (commands wait
+    // for a reconnect instead of failing), bounded by the relay's hand-over timeout. With the
+    // fail-fast request settings, BullMQ's commands kept failing after Redis came back.
+    const connection = createRedis(options.redisUrl, "worker");
     connection.on("error", (error) => app.log.warn({ err: error.message }, "Redis (email queue) unavailable"));
     const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, {
       connection,
