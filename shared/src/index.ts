@@ -4,3 +4,4 @@ export * from "./logger.js";
 export * from "./redis.js";
 export * from "./metrics.js";
 export * from "./timeout.js";
+export * from "./readiness.js";

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import { createRedis, withTimeout, type Logger } from "@temetro/shared";
+import { checkReadiness, createRedis, type Logger } from "@temetro/shared";
 import { createMailerRegistry } from "./metrics.js";
 import type { Mailer } from "./worker.js";
 
@@ -89,23 +89,13 @@ export async function buildMailerHttp({ redisUrl, logger, mailer }: MailerHttpOp
     },
     async (request, reply) => {
       if (shuttingDown) return reply.status(503).send({ error: "Shutting down", code: "SHUTTING_DOWN" });
-      const results = await Promise.all(
-        Object.entries(checks).map(async ([name, check]) => {
-          try {
-            await withTimeout(check(), CHECK_TIMEOUT_MS);
-            return [name, "ok"] as const;
-          } catch (error) {
-            return [name, (error as Error).message || "failed"] as const;
-          }
-        }),
-      );
-      const failing = results.filter(([, result]) => result !== "ok");
-      if (failing.length === 0) return { status: "ready" as const, checks: Object.fromEntries(results) };
-      request.log.warn({ failing: Object.fromEntries(failing) }, "not ready");
+      const readiness = await checkReadiness(checks, CHECK_TIMEOUT_MS);
+      if (readiness.ready) return { status: "ready" as const, checks: readiness.checks };
+      request.log.warn({ failing: readiness.failing }, "not ready");
       return reply.status(503).send({
-        error: `Not ready: ${failing.map(([name]) => name).join(", ")} unavailable`,
+        error: `Not ready: ${readiness.failing.join(", ")} unavailable`,
         code: "NOT_READY",
-        checks: Object.fromEntries(results),
+        checks: readiness.checks,
       });
     },
   );

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import fp from "fastify-plugin";
 import type { Redis } from "ioredis";
-import { createRedis, withTimeout } from "@temetro/shared";
+import { checkReadiness, createRedis } from "@temetro/shared";
 import { ownMigrations } from "../db/schema.js";
 import { sendError } from "./errors.js";
 
@@ -51,23 +51,13 @@ export default fp(
 
     app.get("/health/ready", async (request, reply) => {
       if (shuttingDown) return sendError(reply, 503, "SHUTTING_DOWN", "Shutting down");
-      const results = await Promise.all(
-        Object.entries(checks).map(async ([name, check]) => {
-          try {
-            await withTimeout(check(), CHECK_TIMEOUT_MS);
-            return [name, "ok"] as const;
-          } catch (error) {
-            return [name, (error as Error).message || "failed"] as const;
-          }
-        }),
-      );
-      const failing = results.filter(([, result]) => result !== "ok");
-      if (failing.length === 0) return { status: "ready", checks: Object.fromEntries(results) };
-      request.log.warn({ failing: Object.fromEntries(failing) }, "not ready");
+      const readiness = await checkReadiness(checks, CHECK_TIMEOUT_MS);
+      if (readiness.ready) return { status: "ready", checks: readiness.checks };
+      request.log.warn({ failing: readiness.failing }, "not ready");
       return reply.status(503).send({
-        error: `Not ready: ${failing.map(([name]) => name).join(", ")} unavailable`,
+        error: `Not ready: ${readiness.failing.join(", ")} unavailable`,
         code: "NOT_READY",
-        checks: Object.fromEntries(results),
+        checks: readiness.checks,
       });
     });
 
