@@ -1,18 +1,7 @@
 // GET /metrics on the internal listener: Prometheus text after some traffic; not on the public port.
 import t from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { buildTestApp, signIn, signUp } from "./fixtures/app.js";
-
-/** The value of the series `name` whose labels include `labels` (label order is prom-client's business). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
+import { buildTestApp, metricSample, signIn, signUp } from "./fixtures/app.js";
 
 t.test("the internal /metrics reports request latency by route, sign-in outcomes and process figures", async (t) => {
   const { app } = await buildTestApp(t);
@@ -28,14 +17,14 @@ t.test("the internal /metrics reports request latency by route, sign-in outcomes
   t.equal(response.statusCode, 200);
   t.match(response.headers["content-type"], /^text\/plain; version=0\.0\.4/);
   const text = response.body;
-  const requests = (labels: Record<string, string>) => sample(text, "http_request_duration_seconds_count", { service: "auth", ...labels });
+  const requests = (labels: Record<string, string>) => metricSample(text, "http_request_duration_seconds_count", { service: "auth", ...labels });
   t.equal(requests({ method: "GET", route: "/api/clinic", status: "403" }), 1);
   t.equal(requests({ method: "POST", route: "/api/auth/*", status: "200" }), 2, "sign-up and sign-in");
   t.equal(requests({ method: "POST", route: "/api/auth/*", status: "401" }), 1);
-  t.equal(sample(text, "auth_sign_ins_total", { outcome: "success" }), 1);
-  t.equal(sample(text, "auth_sign_ins_total", { outcome: "wrong_password" }), 1);
-  t.equal(sample(text, "auth_password_hash_duration_seconds_count", { operation: "hash" }), 1, "one hash: the sign-up");
-  t.equal(sample(text, "auth_password_hash_duration_seconds_count", { operation: "verify" }), 2, "two verifications");
+  t.equal(metricSample(text, "auth_sign_ins_total", { outcome: "success" }), 1);
+  t.equal(metricSample(text, "auth_sign_ins_total", { outcome: "wrong_password" }), 1);
+  t.equal(metricSample(text, "auth_password_hash_duration_seconds_count", { operation: "hash" }), 1, "one hash: the sign-up");
+  t.equal(metricSample(text, "auth_password_hash_duration_seconds_count", { operation: "verify" }), 2, "two verifications");
   t.match(text, /nodejs_eventloop_lag_seconds\{service="auth"\}/);
   t.match(text, /process_cpu_user_seconds_total\{service="auth"\}/);
   t.notMatch(text, /session_token|a-long-secure-password/, "no secret in a label");

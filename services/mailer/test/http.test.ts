@@ -2,7 +2,7 @@
 import { Queue } from "bullmq";
 import t, { type Test } from "tap";
 import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type Config, type EmailJob } from "@temetro/shared";
-import { testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
+import { metricSample, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
 import type { Mailer } from "../src/worker.js";
 import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";
 import { OwnRedis } from "./fixtures/redis-server.js";
@@ -14,17 +14,6 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, what: stri
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-/** The value of the series `name` whose labels include `labels` (label order is prom-client's business). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
 }
 
 /** Puts emails on the queue as the auth service's relay does (same name, options and job ids). */
@@ -139,7 +128,7 @@ t.test("/metrics counts emails sent, retried and failed by kind, and the queue's
   t.equal(response.statusCode, 200);
   t.match(response.headers["content-type"], /^text\/plain; version=0\.0\.4/);
   const text = response.body;
-  const value = (name: string, labels: Record<string, string>) => sample(text, name, { service: "mailer", ...labels });
+  const value = (name: string, labels: Record<string, string>) => metricSample(text, name, { service: "mailer", ...labels });
   t.equal(value("mailer_emails_sent_total", { kind: "verify-email" }), 3);
   t.equal(value("mailer_emails_sent_total", { kind: "reset-password" }), 1);
   t.equal(value("mailer_emails_sent_total", { kind: "invitation" }), 0, "every kind is reported from the start");
@@ -167,7 +156,7 @@ t.test("/metrics still answers with the counters while Redis is down, leaving ou
   await redis.down();
   const response = await http.inject({ method: "GET", url: "/metrics" });
   t.equal(response.statusCode, 200);
-  t.equal(sample(response.body, "mailer_emails_sent_total", { kind: "verify-email" }), 1);
+  t.equal(metricSample(response.body, "mailer_emails_sent_total", { kind: "verify-email" }), 1);
   t.notMatch(response.body, /^mailer_queue_jobs\{/m, "no stale queue depth");
   t.match(testMailer.logText(), /queue depth unavailable for \/metrics/);
   await redis.up();
