@@ -67,7 +67,11 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(errors);
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
-  await app.register(db, { databaseUrl: config.databaseUrl });
+  await app.register(db, {
+    databaseUrl: config.databaseUrl,
+    max: config.databasePoolMax,
+    connectionTimeoutMs: config.databaseConnectionTimeoutMs,
+  });
   await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
