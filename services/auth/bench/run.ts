@@ -137,6 +137,37 @@ function rawHashRate(): Promise<number> {
 }
 
 /**
+ * Clients that honour Retry-After (targets/polite-clients.ts), as temetro's web app does: accepted
+ * and shed answers per second and answer latency, medians of the runs.
+ */
+async function measurePolite(name: string, url: string, body: string, clients: number) {
+  const once = () =>
+    new Promise<{ acceptedPerSecond: number; shedPerSecond: number; other: number; errors: number; shedWithoutRetryAfter: number; p50: number; p99: number; max: number }>(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", here("./targets/polite-clients.ts")], {
+          env: { ...process.env, BENCH_URL: url, BENCH_BODY: body, BENCH_CLIENTS: String(clients), BENCH_DURATION: String(duration) },
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+        child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`polite-clients exited with ${code}`))));
+      },
+    );
+  await once(); // warm-up
+  const results = [];
+  for (let run = 0; run < runs; run += 1) results.push(await once());
+  const accepted = median(results.map((result) => result.acceptedPerSecond));
+  const shed = median(results.map((result) => result.shedPerSecond));
+  const otherFailures = results.reduce((sum, result) => sum + result.other + result.errors + result.shedWithoutRetryAfter, 0);
+  const max = Math.max(...results.map((result) => result.max));
+  console.log(
+    `  ${name}: ${Math.round(accepted)} accepted/s (runs ${results.map((r) => Math.round(r.acceptedPerSecond)).join(", ")}), ` +
+      `${Math.round(shed)} shed/s, p50 ${median(results.map((r) => r.p50))} ms, p99 ${median(results.map((r) => r.p99))} ms, max ${max} ms, other failures ${otherFailures}`,
+  );
+  return { accepted, shed, otherFailures, max };
+}
+
+/**
  * Load that may be shed: accepted (2xx) and shed (503 with Retry-After) answers per second,
  * medians of the runs. Any other failure is counted and printed, never hidden.
  */
@@ -209,8 +240,8 @@ const ours = await start(here("../src/server.ts"), {
   // One load generator is one client address: lift the per-address ceiling so requests are
   // served, not refused. The limiter still runs (a Redis INCR per request), as in production.
   RATE_LIMIT_API: "1000000",
-  RATE_LIMIT_SIGN_IN: "1000000",
-  RATE_LIMIT_SIGN_UP: "1000000",
+  RATE_LIMIT_SIGN_IN: "100000",
+  RATE_LIMIT_SIGN_UP: "100000",
 });
 
 const stockCookie = await signUpAndClinic(stock, false, "http://127.0.0.1");
@@ -259,22 +290,25 @@ console.log(`  raw argon2id, alone in a process: ${Math.round(rawRate)} hashes/s
 const signInBody = JSON.stringify({ email: benchUser.email, password: benchUser.password });
 const signUpBody = JSON.stringify({ name: "Bench User", email: "bench-[<id>]@example.com", password: "a-long-secure-password" });
 const json = { "content-type": "application/json" };
-const signIns = await measureAccepted("sign-in/email", `${ours}/api/auth/sign-in/email`, { method: "POST", headers: json, body: signInBody });
-const signUps = await measureAccepted("sign-up/email", `${ours}/api/auth/sign-up/email`, { method: "POST", headers: json, body: signUpBody, uniqueIds: true });
+// Twice as many clients as hashing slots: the slots never wait for work, and some clients are shed.
+const signIns = await measurePolite("sign-in/email, 16 clients", `${ours}/api/auth/sign-in/email`, signInBody, 16);
+const signUps = await measurePolite("sign-up/email, 16 clients", `${ours}/api/auth/sign-up/email`, signUpBody, 16);
 console.log(
-  `  accepted sign-ins: ${ratio(signIns.accepted, rawRate)} x raw hash rate; accepted sign-ups: ${ratio(signUps.accepted, rawRate)} x (goal >= 0.80)`,
+  `  accepted sign-ins: ${ratio(signIns.accepted, rawRate)} x the raw hash rate; accepted sign-ups: ${ratio(signUps.accepted, rawRate)} x (goal >= 0.80)`,
 );
 
 console.log("\nShedding: a storm of 200 concurrent clients on one replica:");
-const storm = await measureAccepted("sign-in/email storm", `${ours}/api/auth/sign-in/email`, {
+const storm = await measurePolite("sign-in/email, 200 clients honouring Retry-After", `${ours}/api/auth/sign-in/email`, signInBody, 200);
+const rude = await measureAccepted("sign-in/email, 200 connections retrying at once (autocannon)", `${ours}/api/auth/sign-in/email`, {
   method: "POST",
   headers: json,
   body: signInBody,
   connections: 200,
 });
 console.log(
-  `  storm: ${Math.round(storm.accepted)} accepted/s, ${Math.round(storm.shed)} shed/s (503 + Retry-After), ` +
-    `${storm.otherFailures} other failures, slowest answer ${storm.max} ms (goal: every answer within 1000 ms, no 500)`,
+  `  storm: ${ratio(storm.accepted, rawRate)} x the raw hash rate accepted with polite clients, ${ratio(rude.accepted, rawRate)} x with clients ` +
+    `that ignore Retry-After; slowest answer ${Math.max(storm.max, rude.max)} ms; answers other than 2xx or 503 + Retry-After: ` +
+    `${storm.otherFailures + rude.otherFailures} (goal: 0, every answer within 1000 ms)`,
 );
 
 console.log(`\nNoise: this machine has ${(await import("node:os")).cpus().length} cores shared by server and load generator; compare ratios, not absolute figures.`);

@@ -10,6 +10,7 @@ import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
 import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
+import passwordHashing from "./plugins/password-hashing.js";
 import rateLimit from "./plugins/rate-limit.js";
 import sessions from "./plugins/sessions.js";
 import dataRoutes from "./routes/api/index.js";
@@ -75,6 +76,9 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
+  // Before the rate limits: a request that would hash while every slot is taken is refused
+  // before it costs a Redis round trip or a body read.
+  await app.register(passwordHashing, { concurrency: config.passwordHashConcurrency });
   // After CORS: a browser's preflight is answered before it could use up a sign-in budget.
   await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(rateLimit, { limits: config.rateLimits });

@@ -84,6 +84,10 @@ export interface PasswordHasher {
   admit<T>(work: () => Promise<T>): Promise<{ value: T } | undefined>;
   /** Slots held now, by admitted requests and by hashes running outside one. */
   readonly running: number;
+  /** Slots free now. */
+  readonly available: number;
+  /** Counts a request refused before it asked for a slot (the early check at arrival). */
+  noteRefused(): void;
   /** Hashes and verifications finished since start: what a test reads to see that none ran. */
   readonly completed: number;
   /** Requests and hashes refused because every slot was taken. */
@@ -158,6 +162,12 @@ export function createPasswordHasher(
     },
     get running() {
       return state.running;
+    },
+    get available() {
+      return Math.max(0, maxConcurrent - state.running);
+    },
+    noteRefused() {
+      state.refused += 1;
     },
     get completed() {
       return state.completed;

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { ErrorCode } from "../errors.js";
-import { HASHING_BUSY_MESSAGE, HASHING_BUSY_RETRY_AFTER_SECONDS } from "../password.js";
 import { sendError } from "../plugins/errors.js";
-import { judgedPath } from "../request-path.js";
+import { isHashingRequest, sendHashingBusy } from "../plugins/password-hashing.js";
 import type { SessionRecord } from "../sessions/directory.js";
 
 /**
@@ -64,25 +63,13 @@ async function handleWithBetterAuth(
     const problem = inspectBody(request.headers["content-type"], body);
     if (problem) return sendError(reply, 400, problem.code, problem.message);
   }
-  if (request.method !== "POST" || !hashingPaths.has(judgedPath(request.url))) {
-    return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
-  }
+  if (!isHashingRequest(request)) return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
   // A request that will hash a password holds a hashing slot from now on, or is refused at once,
   // before any database work (password.ts).
   const admitted = await app.passwordHasher.admit(() => askBetterAuth(app, publicOrigin, request, pathOverride));
   if (admitted) return sendAnswer(reply, admitted.value);
-  request.log.warn({ securityEvent: "password-hashing-saturated" }, "every password-hashing slot is taken");
-  if (judgedPath(request.url).startsWith("/api/auth/sign-in/")) app.metrics.signIns.inc({ outcome: "busy" });
-  reply.header("retry-after", String(HASHING_BUSY_RETRY_AFTER_SECONDS));
-  return reply.status(503).send({ error: HASHING_BUSY_MESSAGE, code: ErrorCode.SERVICE_UNAVAILABLE, message: HASHING_BUSY_MESSAGE });
+  return sendHashingBusy(request, reply, app.metrics.signIns);
 }
-
-/** Better Auth's routes that hash or verify a password (sign-in hashes even for an unknown account). */
-const hashingPaths = new Set(
-  ["sign-in/email", "sign-in/username", "sign-up/email", "reset-password", "change-password", "verify-password", "delete-user"].map(
-    (path) => `/api/auth/${path}`,
-  ),
-);
 
 interface BetterAuthAnswer {
   status: number;
