@@ -130,3 +130,22 @@ t.test("an invalidation that cannot be written is kept and written when PostgreS
   t.ok(channel.status.retried >= 1, "written by a retry");
   t.same(await eventually(() => viewOf(b.app, b.internal, cookie), signedOut, 3000), { signedIn: false, api: 401, active: false });
 });
+
+t.test("an invalidation whose notification never arrives is read from the log within about a second", async (t) => {
+  const redis = await startSpareRedis(t);
+  const [a, b] = await twoReplicas(t, redis.url);
+  const cookie = await sessionKeptByB(a.app, b);
+  const { id: sessionId } = (await a.app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie } })).json().session;
+
+  // What a writer whose NOTIFY is lost (or a pooler that drops LISTEN) leaves: the change and its
+  // log row, and no notification.
+  const admin = new pg.Client({ connectionString: testDatabaseUrl });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  await admin.query(`DELETE FROM "session" WHERE "id" = $1`, [sessionId]);
+  await admin.query(`INSERT INTO session_invalidation (target) VALUES ($1)`, [`session:${sessionId}`]);
+  const started = Date.now();
+  const view = await eventually(() => viewOf(b.app, b.internal, cookie), signedOut, 3000);
+  t.same(view, { signedIn: false, api: 401, active: false });
+  t.ok(Date.now() - started < 2000, `noticed after ${Date.now() - started} ms`);
+});

@@ -72,7 +72,8 @@ export class InvalidationChannel {
   private writing = false;
   private writeAttempt = 0;
   private polling: Promise<void> | undefined;
-  private connectAttempt = 0;
+  /** Connections lost or refused since the last successful poll: the reconnect backs off with it. */
+  private failures = 0;
   private closed = false;
   private lastPruneAt = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -157,16 +158,15 @@ export class InvalidationChannel {
     } catch (error) {
       client.removeAllListeners("end");
       client.end().catch(() => {});
-      this.connectAttempt += 1;
-      if (this.connectAttempt === 1) this.log.warn({ err: (error as Error).message }, "session cache off: cannot listen for invalidations");
-      this.later(backoffMs(this.connectAttempt), () => void this.connect());
+      this.failures += 1;
+      if (this.failures === 1) this.log.warn({ err: (error as Error).message }, "session cache off: cannot listen for invalidations");
+      this.later(backoffMs(this.failures), () => void this.connect());
       return;
     }
     if (this.closed) {
       await client.end().catch(() => {});
       return;
     }
-    this.connectAttempt = 0;
     this.client = client;
     this.appliedSeq = undefined;
     await this.poll();
@@ -174,8 +174,9 @@ export class InvalidationChannel {
   }
 
   /** The connection is gone (or could not prove itself alive): stop caching, reconnect. */
-  private lost(client: pg.Client, error: Error, reconnectInMs = backoffMs(1)): void {
+  private lost(client: pg.Client, error: Error): void {
     if (client !== this.client) return;
+    this.failures += 1;
     this.client = undefined;
     this.appliedSeq = undefined;
     const wasCaching = this.directory.isCaching;
@@ -183,7 +184,8 @@ export class InvalidationChannel {
     if (wasCaching) this.log.warn({ err: error.message }, "session cache off: invalidation connection lost");
     client.removeAllListeners("end");
     client.end().catch(() => {});
-    this.later(reconnectInMs, () => void this.connect());
+    // Writes failing again and again (the log locked, its table missing) back off as well.
+    this.later(backoffMs(Math.max(this.failures, this.writeAttempt)), () => void this.connect());
   }
 
   private onNotification(payload: string): void {
@@ -197,6 +199,7 @@ export class InvalidationChannel {
     }
     this.apply(payload.slice(space + 1));
     if (this.appliedSeq === undefined) return;
+    if (seq <= this.appliedSeq) return;
     if (seq === this.appliedSeq + 1n) this.appliedSeq = seq;
     // A seq skipped: read the log now rather than at the next tick.
     else if (seq > this.appliedSeq + 1n) void this.poll();
@@ -228,12 +231,14 @@ export class InvalidationChannel {
           );
           for (const row of result.rows) {
             this.apply(row.target);
-            this.appliedSeq = BigInt(row.seq);
+            const seq = BigInt(row.seq);
+            if (this.appliedSeq === undefined || seq > this.appliedSeq) this.appliedSeq = seq;
           }
           more = result.rows.length === 1000;
         }
       }
       if (client !== this.client) return;
+      this.failures = 0;
       const wasCaching = this.directory.isCaching;
       this.directory.renewCaching(startedAt + STALE_AFTER_MS);
       if (!wasCaching && this.directory.isCaching) this.log.info({}, "session cache on: caught up with the invalidation log");
@@ -279,7 +284,7 @@ export class InvalidationChannel {
           }
           // The statement may still be running (a timeout): this connection cannot be trusted with
           // the next one. A new connection catches up, then writes again.
-          this.lost(client, error as Error, backoffMs(this.writeAttempt));
+          this.lost(client, error as Error);
           return;
         }
         if (this.writeAttempt > 0) this.log.info({}, "session invalidations written again");
