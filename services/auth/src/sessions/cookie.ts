@@ -1,15 +1,10 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/**
- * The session token inside Better Auth's signed session cookie, or null when the cookie is
- * missing or its signature does not verify. Better Auth (better-call) writes
+/*
+ * Better Auth's signed session cookie. Better Auth (better-call) writes
  * `encodeURIComponent(token + "." + base64(HMAC-SHA256(secret, token)))`; checking it here takes a
  * few microseconds and no I/O, so forged cookies never reach the database.
  */
-export function sessionTokenFromCookie(cookieHeader: string | undefined, cookieName: string, secret: string): string | null {
-  const raw = sessionCookieValue(cookieHeader, cookieName);
-  return raw ? tokenOfSignedValue(raw, secret) : null;
-}
 
 /** The raw (still encoded and signed) value of the session cookie in a Cookie header, or null. */
 export function sessionCookieValue(cookieHeader: string | undefined, cookieName: string): string | null {

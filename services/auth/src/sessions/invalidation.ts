@@ -91,11 +91,6 @@ export class InvalidationChannel {
     void this.connect();
   }
 
-  /** True while this replica listens and has caught up with the log. */
-  get connected(): boolean {
-    return this.client !== undefined && this.appliedSeq !== undefined;
-  }
-
   /** Forget locally now; write the message to the log (and so tell every replica). Never throws. */
   async publish(message: Invalidation): Promise<void> {
     this.apply(message);
@@ -117,7 +112,9 @@ export class InvalidationChannel {
     for (const timer of this.timers) clearTimeout(timer);
     this.directory.stopCaching();
     if (this.pending.length > 0 && this.client) {
-      await Promise.race([this.write(), new Promise((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS))]);
+      void this.write();
+      const deadline = Date.now() + PUBLISH_WAIT_MS;
+      while (this.pending.length > 0 && this.client && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       if (this.pending.length > 0) {
         this.log.warn({ pending: this.pending.length }, "closing with session invalidations not written: other replicas may keep stale answers until their TTL");
       }
