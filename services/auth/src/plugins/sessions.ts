@@ -56,7 +56,7 @@ export default fp(
     // a client may vary at will), and bounded in bytes.
     const verifiedCookies = new LRUCache<string, string>({
       maxSize: VERIFIED_COOKIES_MAX_BYTES,
-      sizeCalculation: (token, value) => 200 + 2 * (value.length + token.length),
+      sizeCalculation: (token, cookieValue) => 200 + 2 * (cookieValue.length + token.length),
     });
     const tokenOf = (cookieHeader: string | undefined): string | null => {
       const raw = sessionCookieValue(cookieHeader, cookieName);
