@@ -6,7 +6,8 @@ import accountLockout from "./plugins/account-lockout.js";
 import betterAuth from "./plugins/better-auth.js";
 import db from "./plugins/db.js";
 import emailQueue from "./plugins/email-queue.js";
-import errors from "./plugins/errors.js";
+import { ErrorCode } from "./errors.js";
+import errors, { sendError } from "./plugins/errors.js";
 import health from "./plugins/health.js";
 import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
@@ -63,6 +64,11 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   app.decorate("config", config);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
+  });
+  // Only origin-form request targets (`/path?query`): an absolute-form one (`POST http://host/…`)
+  // would be judged, budgeted and routed under a path other than the one it names.
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.url.startsWith("/")) return sendError(reply, 400, ErrorCode.BAD_REQUEST, "The request target must be a path");
   });
 
   await app.register(errors);

@@ -11,6 +11,7 @@ import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type Pa
 import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
 import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
 import { readSessionStartFacts } from "./db/session-start.js";
+import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
 
 /**
@@ -92,7 +93,11 @@ export function authOptions({
     trustedOrigins: config.trustedOrigins,
     logger: {
       level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
-      log: (level, message) => log[level]({}, message),
+      log: (level, message, ...logged) => {
+        // A database failure Better Auth only logs (and answers as a 4xx) is noted for the adapter.
+        noteLoggedFailure(logged);
+        log[level]({}, message);
+      },
     },
     // Better Auth answers its own errors (APIError: 4xx, and the 503 of a full hashing bound) as
     // responses. Anything else (PostgreSQL restarting, the pool timing out) would become a bare

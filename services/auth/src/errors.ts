@@ -44,3 +44,14 @@ export class HttpError extends Error {
     this.name = "HttpError";
   }
 }
+
+// Errors that mean a dependency is down, not that the code is wrong: 503, and the client may retry.
+const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03", "53300"]);
+
+/** Whether an error says PostgreSQL (or Redis) is away: a restart, a refused or cut connection, a full pool. */
+export function isDependencyDown(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && unavailableCodes.has(code)) return true;
+  const message = (error as Error | null)?.message ?? "";
+  return /Connection terminated|timeout exceeded when trying to connect|Connection is closed/i.test(message);
+}

@@ -138,6 +138,38 @@ t.test("a connection cut while Better Auth's transaction holds it: 503 with Retr
   await stillServes(t, testApp);
 });
 
+t.test("a sign-up whose insert is cut (Better Auth would answer 422 FAILED_TO_CREATE_USER): 503 with Retry-After", async (t) => {
+  const testApp = await buildTestApp(t);
+  const { app, config } = testApp;
+  const admin = new pg.Client({ connectionString: config.databaseUrl });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+
+  // Reads pass, the insert waits: the cut lands inside Better Auth's createUser, which it catches.
+  await admin.query("BEGIN");
+  await admin.query(`LOCK TABLE "user" IN SHARE MODE`);
+  const email = uniqueEmail("cut-insert");
+  const pending = app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Insert", email, password: PASSWORD } });
+  let waiting: { pid: number }[] = [];
+  const deadline = Date.now() + 30_000;
+  while (waiting.length === 0 && Date.now() < deadline) {
+    waiting = (await appBackends(admin, adminPid)).filter((backend) => backend.waiting);
+    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.ok(waiting.length > 0, "the sign-up's insert waits");
+  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
+  await admin.query("ROLLBACK");
+
+  const response = await pending;
+  t.equal(response.statusCode, 503, "not a 422 the client would take as final");
+  t.equal(response.headers["retry-after"], "5");
+  t.equal(response.json().code, "SERVICE_UNAVAILABLE");
+  // Nothing was created: the same sign-up, retried, succeeds.
+  const retried = await app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Insert", email, password: PASSWORD } });
+  t.equal(retried.statusCode, 200, "the retry signs up");
+});
+
 t.test("pool settings are the configuration's: DATABASE_POOL_MAX and the connection timeout", async (t) => {
   const { app } = await buildTestApp(t, { env: { DATABASE_POOL_MAX: "7", PASSWORD_HASH_CONCURRENCY: "5", DATABASE_CONNECTION_TIMEOUT_MS: "1500" } });
   t.equal(app.pg.options.max, 7);

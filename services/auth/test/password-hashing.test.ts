@@ -3,7 +3,7 @@
 import { isAPIError } from "better-auth/api";
 import t from "tap";
 import { createPasswordHasher, hashPassword } from "../src/password.js";
-import { buildTestApp, PASSWORD, signUp } from "./fixtures/app.js";
+import { buildTestApp, createClinic, PASSWORD, signUp, uniqueUsername } from "./fixtures/app.js";
 
 t.test("past the bound a hash is refused at once, and the slots free again", async (t) => {
   const hasher = createPasswordHasher(2);
@@ -53,4 +53,50 @@ t.test("a burst of sign-ins past the bound gets 503 with Retry-After; none waits
   }
   t.equal(app.passwordHasher.refused, busy.length);
   t.equal(app.passwordHasher.running, 0);
+});
+
+t.test("every spelling of a hashing route is admitted as one (dot segments, case, slashes, encoding)", async (t) => {
+  const { isHashingRequest } = await import("../src/plugins/password-hashing.js");
+  const asRequest = (method: string, url: string) => ({ method, url }) as Parameters<typeof isHashingRequest>[0];
+  for (const url of [
+    "/api/auth/sign-in/email",
+    "/api/auth/./sign-in/email",
+    "/api/auth/%2e/sign-up/email",
+    "/api/auth/x/../sign-in/username",
+    "/API/AUTH//reset-password/",
+    "/api/auth/change-password?x=1",
+    "/api/auth/sign-in\\email",
+  ]) {
+    t.ok(isHashingRequest(asRequest("POST", url)), url);
+  }
+  t.notOk(isHashingRequest(asRequest("GET", "/api/auth/sign-in/email")), "a GET hashes nothing");
+  t.notOk(isHashingRequest(asRequest("POST", "/api/auth/forget-password")), "a reset request hashes nothing");
+  t.notOk(isHashingRequest(asRequest("POST", "/api/auth/reset-password/some-token")), "following a reset link hashes nothing");
+});
+
+t.test("staff passwords are hashed within the same bound: with every slot taken, 503 with Retry-After", async (t) => {
+  const { app } = await buildTestApp(t, { env: { PASSWORD_HASH_CONCURRENCY: "1" } });
+  const owner = await signUp(app);
+  await createClinic(app, owner.cookie);
+  let release!: () => void;
+  const held = app.passwordHasher.admit(() => new Promise<void>((resolve) => (release = resolve)));
+  t.teardown(() => release?.());
+  const response = await app.inject({
+    method: "POST",
+    url: "/api/staff",
+    headers: { cookie: owner.cookie },
+    payload: { name: "Grace Okafor", username: uniqueUsername(), password: PASSWORD, role: "reception" },
+  });
+  release();
+  await held;
+  t.equal(response.statusCode, 503);
+  t.equal(response.headers["retry-after"], "1");
+  t.equal(response.json().code, "SERVICE_UNAVAILABLE");
+  const later = await app.inject({
+    method: "POST",
+    url: "/api/staff",
+    headers: { cookie: owner.cookie },
+    payload: { name: "Grace Okafor", username: uniqueUsername(), password: PASSWORD, role: "reception" },
+  });
+  t.equal(later.statusCode, 201, "with the slot free again, the account is created");
 });

@@ -1,5 +1,7 @@
 // Rate limits per client address, one count shared by every replica through Redis: 429 with
 // { error, code }, Retry-After and RateLimit headers; TRUST_PROXY; IPv6 per /64.
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import t from "tap";
 import type { Test } from "tap";
@@ -73,7 +75,7 @@ t.test("email and username sign-in share one budget", async (t) => {
 });
 
 t.test("no spelling of the sign-in path escapes its budget", async (t) => {
-  const [a] = await twoReplicas(t);
+  const [a] = await twoReplicas(t, { RATE_LIMIT_SIGN_IN: "10" });
   const client = "203.0.113.14";
   const spellings = [
     "/api/auth/sign-in/email/",
@@ -81,12 +83,57 @@ t.test("no spelling of the sign-in path escapes its budget", async (t) => {
     "/api/auth/SIGN-IN/email",
     "/api/auth/sign-in/email?via=query",
     "/api/auth/sign-in/%65mail",
+    // Dot segments and a backslash: the URL parser that hands the request to Better Auth resolves
+    // them to its sign-in route, so they are the sign-in route.
+    "/api/auth/./sign-in/email",
+    "/api/auth/%2e/sign-in/email",
+    "/api/auth/x/../sign-in/email",
+    "/api/auth/sign-in/.%2E/sign-in/email",
+    "/api/auth/sign-in\\email",
   ];
+  t.equal(spellings.length, 10);
   for (const url of spellings) {
     const response = await a.inject({ method: "POST", url, payload: { email: uniqueEmail(), password: "x" }, remoteAddress: client });
     t.not(response.statusCode, 429, url);
   }
   t.equal((await signInFrom(a, client)).statusCode, 429, "each spelling counted against the sign-in budget");
+});
+
+t.test("dot-segment spellings of sign-up reach Better Auth counted against the sign-up budget", async (t) => {
+  const [a] = await twoReplicas(t);
+  const client = "203.0.113.15";
+  const signUpAt = (url: string) =>
+    a.inject({ method: "POST", url, payload: { name: "Dot", email: uniqueEmail("dot"), password: PASSWORD }, remoteAddress: client });
+  const answers = [];
+  for (const url of ["/api/auth/./sign-up/email", "/api/auth/x/../sign-up/email", "/api/auth/%2e/sign-up/email"]) {
+    answers.push((await signUpAt(url)).statusCode);
+  }
+  t.same(answers, [200, 200, 200], "each spelling reaches Better Auth's sign-up (an account is created)");
+  t.equal((await signUpAt("/api/auth/sign-up/email")).statusCode, 429, "the budget of 3 was spent by the spellings");
+  t.equal((await signUpAt("/api/auth/.%2E/auth/sign-up/email")).statusCode, 429);
+});
+
+t.test("a request target that is not a path (absolute-form) is refused before any budget or route", async (t) => {
+  const [a] = await twoReplicas(t);
+  await a.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = a.server.address() as AddressInfo;
+  const body = JSON.stringify({ email: uniqueEmail(), password: "not-the-password" });
+  // fetch and inject always send origin-form; a raw socket sends what an attacker would.
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.end(
+        `POST http://evil.example/api/auth/sign-in/email HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk.toString()));
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+  t.match(answer, /^HTTP\/1\.1 400 /, "refused with 400");
+  t.match(answer, /"code":"BAD_REQUEST"/);
+  t.notMatch(answer, /ratelimit-limit/i, "not counted against any budget");
 });
 
 t.test("a browser's CORS preflight does not use up the sign-in budget", async (t) => {

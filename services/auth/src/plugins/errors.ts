@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyReply } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isAPIError } from "better-auth/api";
 import fp from "fastify-plugin";
-import { ErrorCode, HttpError } from "../errors.js";
+import { ErrorCode, HttpError, isDependencyDown } from "../errors.js";
 
 /**
  * One error handler for the whole service: a 4xx says what was wrong with a stable code; a 5xx
@@ -15,24 +16,32 @@ const fastifyCodes: Record<string, { status: number; code: ErrorCode; message?: 
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: ErrorCode.INVALID_JSON, message: "Body is not valid JSON" },
 };
 
-// Errors that mean a dependency is down, not that the code is wrong: 503, and the client may retry.
-const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03", "53300"]);
-
 export function sendError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.status(status).type("application/json; charset=utf-8").send({ error: message, code });
 }
 
-export function isDependencyDown(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && unavailableCodes.has(code)) return true;
-  const message = (error as Error | null)?.message ?? "";
-  return /Connection terminated|timeout exceeded when trying to connect|Connection is closed/i.test(message);
+/** The answer when PostgreSQL (or another dependency) is away: the client may retry shortly. */
+export function sendDependencyDown(request: FastifyRequest, reply: FastifyReply, error: unknown) {
+  request.log.error({ err: error }, "dependency unavailable");
+  reply.header("retry-after", String(DEPENDENCY_RETRY_AFTER_SECONDS));
+  return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE, "Service temporarily unavailable");
 }
+
+/** Seconds a client is asked to wait when a dependency is away. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
 export default fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
       if (error instanceof HttpError) return sendError(reply, error.statusCode, error.code, error.message);
+      // Better Auth's errors raised outside its own routes (the bounded hasher's 503, in the staff
+      // routes): their status, code and headers (Retry-After) as Better Auth would answer them.
+      if (isAPIError(error)) {
+        for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
+        const body = error.body as { code?: unknown } | undefined;
+        const code = typeof body?.code === "string" ? body.code : error.statusCode >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.BAD_REQUEST;
+        return sendError(reply, error.statusCode, code, error.message);
+      }
 
       const known = error.code ? fastifyCodes[error.code] : undefined;
       if (known) return sendError(reply, known.status, known.code, known.message ?? error.message);
@@ -46,11 +55,7 @@ export default fp(
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return sendError(reply, status, ErrorCode.BAD_REQUEST, error.message);
 
-      if (isDependencyDown(error)) {
-        request.log.error({ err: error }, "dependency unavailable");
-        reply.header("retry-after", "5");
-        return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE, "Service temporarily unavailable");
-      }
+      if (isDependencyDown(error)) return sendDependencyDown(request, reply, error);
       request.log.error({ err: error }, "request failed");
       return sendError(reply, 500, ErrorCode.INTERNAL_ERROR, "Internal server error");
     });

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { ErrorCode } from "../errors.js";
-import { sendError } from "../plugins/errors.js";
+import { sendDependencyDown, sendError } from "../plugins/errors.js";
+import { judgedPath } from "../request-path.js";
+import { watchDependencyFailures } from "../dependency-failures.js";
 import { isHashingRequest, sendHashingBusy } from "../plugins/password-hashing.js";
 import type { SessionRecord } from "../sessions/directory.js";
 
@@ -87,14 +89,32 @@ async function handleWithBetterAuth(
   if (body) {
     const problem = inspectBody(request.headers["content-type"], body);
     if (problem) return sendError(reply, 400, problem.code, problem.message);
+  } else if (request.method === "POST" && bodyRequiredPaths.has(judgedPath(pathOverride ?? request.url))) {
+    // Better Auth's username plugin reads fields of these bodies before validating them: no body
+    // at all would be a TypeError deep inside (500).
+    return sendError(reply, 400, ErrorCode.VALIDATION_ERROR, "A JSON object body is required");
   }
-  if (!isHashingRequest(request)) return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
-  // A request that will hash a password holds a hashing slot from now on, or is refused at once,
-  // before any database work (password.ts).
-  const admitted = await app.passwordHasher.admit(() => askBetterAuth(app, publicOrigin, request, pathOverride));
-  if (admitted) return sendAnswer(reply, admitted.value);
-  return sendHashingBusy(request, reply, app.metrics.signIns);
+  let answer: BetterAuthAnswer;
+  if (!isHashingRequest(request)) {
+    answer = await askBetterAuth(app, publicOrigin, request, pathOverride);
+  } else {
+    // A request that will hash a password holds a hashing slot from now on, or is refused at once,
+    // before any database work (password.ts).
+    const admitted = await app.passwordHasher.admit(() => askBetterAuth(app, publicOrigin, request, pathOverride));
+    if (!admitted) return sendHashingBusy(request, reply, app.metrics.signIns);
+    answer = admitted.value;
+  }
+  if (answer.dependencyFailed && answer.status >= 400) {
+    // Better Auth answered a database failure as a client error (sign-up's failed insert is 422
+    // FAILED_TO_CREATE_USER): the request was fine, the database was away (dependency-failures.ts).
+    return sendDependencyDown(request, reply, new Error(`PostgreSQL failed while Better Auth answered ${answer.status}`));
+  }
+  if (answer.status >= 500 && answer.status !== 503) request.log.error({ status: answer.status }, "Better Auth answered with a server error");
+  return sendAnswer(reply, answer);
 }
+
+/** Routes whose body Better Auth's username plugin reads before validation. */
+const bodyRequiredPaths = new Set(["/api/auth/sign-up/email", "/api/auth/update-user"]);
 
 interface BetterAuthAnswer {
   status: number;
@@ -102,6 +122,8 @@ interface BetterAuthAnswer {
   headers: [string, string][];
   cookies: string[];
   body: Buffer | undefined;
+  /** Better Auth logged a database failure while answering (see dependency-failures.ts). */
+  dependencyFailed: boolean;
 }
 
 async function askBetterAuth(
@@ -116,12 +138,14 @@ async function askBetterAuth(
   // the links of emails from it.
   const url = pathOverride ? `${publicOrigin}${pathOverride}${query}` : `${publicOrigin}${request.url}`;
 
-  const response = await app.auth.handler(
-    new Request(url, {
-      method: request.method,
-      headers: toWebHeaders(request, publicOrigin),
-      body: body ? new Uint8Array(body) : undefined,
-    }),
+  const { value: response, dependencyFailed } = await watchDependencyFailures(() =>
+    app.auth.handler(
+      new Request(url, {
+        method: request.method,
+        headers: toWebHeaders(request, publicOrigin),
+        body: body ? new Uint8Array(body) : undefined,
+      }),
+    ),
   );
   const headers: [string, string][] = [];
   response.headers.forEach((value, name) => {
@@ -132,6 +156,7 @@ async function askBetterAuth(
     headers,
     cookies: response.headers.getSetCookie(),
     body: response.body ? Buffer.from(await response.arrayBuffer()) : undefined,
+    dependencyFailed,
   };
 }
 
@@ -179,6 +204,12 @@ function inspectBody(contentType: string | undefined, body: Buffer): { code: Err
       value = JSON.parse(body.toString("utf8"));
     } catch {
       return { code: ErrorCode.INVALID_JSON, message: "Body is not valid JSON" };
+    }
+    // Every Better Auth route takes an object (or no body); `null`, a number or an array would
+    // reach code that reads its fields.
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      const received = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+      return { code: ErrorCode.VALIDATION_ERROR, message: `Invalid body: expected object, received ${received}` };
     }
     strings = stringsIn(value);
   } else if (contentType && /^application\/x-www-form-urlencoded\b/i.test(contentType)) {

@@ -15,7 +15,7 @@ import {
 } from "../../db/staff.js";
 import { withTransaction } from "../../db/transaction.js";
 import { ErrorCode, HttpError } from "../../errors.js";
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../password.js";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../password.js";
 
 /**
  * The clinic's people: staff accounts the clinic creates (they sign in by username), the member
@@ -110,7 +110,7 @@ export default async function staffRoutes(app: FastifyInstance) {
       const { clinic, user: actor, settings } = request.clinicContext;
       const { name, username, role } = request.body;
       const email = request.body.email?.toLowerCase() ?? null;
-      const passwordHash = await hashPassword(request.body.password);
+      const passwordHash = await app.passwordHasher.hash(request.body.password);
 
       const created = await withTransaction(app.pg, async (client) => {
         const taken = await findTakenIdentifiers(client, username, email);
@@ -260,7 +260,7 @@ export default async function staffRoutes(app: FastifyInstance) {
     },
     async (request) => {
       const { clinic, user: actor, settings } = request.clinicContext;
-      const passwordHash = await hashPassword(request.body.password);
+      const passwordHash = await app.passwordHasher.hash(request.body.password);
       const updated = await withTransaction(app.pg, async (client) => {
         const member = await findStaffMember(client, clinic.id, request.params.userId, { lock: true });
         if (!member) throw memberNotFound();
