@@ -1,11 +1,18 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { createRedis, EMAIL_QUEUE_NAME, type Config, type EmailJob, type EmailKind, type Logger } from "@temetro/shared";
+import {
+  createRedis,
+  deliveredMarkKey,
+  DELIVERED_MARK_SECONDS,
+  EMAIL_QUEUE_NAME,
+  type Config,
+  type EmailJob,
+  type EmailKind,
+  type Logger,
+} from "@temetro/shared";
 import { isEmailKind, renderEmail } from "./templates/index.js";
 import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";
 
-/** How long the mark "this email went out" is kept: as long as a failed job is kept for a resend. */
-const DELIVERED_MARK_SECONDS = 7 * 24 * 3600;
 
 /** Outcomes of one kind of email since the mailer started. */
 export interface KindCounts {
@@ -68,10 +75,7 @@ export function stalledCheckIntervalMs(lockDurationMs: number): number {
   return Math.ceil(lockDurationMs / 6);
 }
 
-/** The Redis key marking one email as handed to SMTP: checked before sending, so a rerun does not send it again. */
-export function deliveredMarkKey(prefix: string, jobId: string): string {
-  return `${prefix}:mailer:delivered:${jobId}`;
-}
+export { deliveredMarkKey };
 
 export function startMailer({ config, logger, sender: givenSender, closeTimeoutMs = 20_000 }: MailerOptions): Mailer {
   const log = logger.child({ component: "mailer" });

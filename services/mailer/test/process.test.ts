@@ -69,7 +69,6 @@ async function queueVerificationEmails(t: Test, count: number) {
   const { app, config } = await buildTestApp(t);
   const users = [];
   for (let index = 0; index < count; index += 1) users.push(await signUp(app));
-  await app.backgroundSettled();
   await app.emailOutbox.flush();
   return { app, config, users };
 }
