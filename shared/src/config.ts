@@ -139,6 +139,8 @@ const envSchema = z.object({
   LOCKOUT_BASE_SECONDS: boundedInt(1, 24 * 3600).default(60),
   LOCKOUT_MAX_SECONDS: boundedInt(1, 7 * 24 * 3600).default(3600),
   PASSWORD_HASH_CONCURRENCY: boundedInt(1, 1024).default(8),
+  DATABASE_POOL_MAX: boundedInt(3, 1000).default(10),
+  DATABASE_CONNECTION_TIMEOUT_MS: boundedInt(100, 60_000).default(5000),
   // The mailer (services/mailer). No SMTP at all means: print each email to the log (development).
   SMTP_URL: z.url({ protocol: /^smtps?$/, message: "must be an smtp:// or smtps:// URL" }).optional(),
   SMTP_HOST: z.string().min(1).optional(),
@@ -220,6 +222,10 @@ export interface Config {
   lockout: LockoutPolicy;
   /** Password hashes (hash or verify) one process runs at once; past it sign-in answers 503. */
   passwordHashConcurrency: number;
+  /** PostgreSQL connections one process opens at most. */
+  databasePoolMax: number;
+  /** How long a request waits for a PostgreSQL connection (from the pool, or a new one) before 503. */
+  databaseConnectionTimeoutMs: number;
   /** The mailer's SMTP server; undefined prints emails to the log instead (development default). */
   smtp: SmtpConfig | undefined;
   /** The From of every email. */
@@ -280,6 +286,9 @@ export interface LoadConfigOptions {
   authSecret?: "required" | "unused";
 }
 
+/** Pooled connections kept for requests that do not hash a password (see PASSWORD_HASH_CONCURRENCY). */
+export const RESERVED_CONNECTIONS = 2;
+
 const defaultDevSecretFile = fileURLToPath(new URL("../../.better-auth-secret", import.meta.url));
 
 export function loadConfig(
@@ -310,6 +319,17 @@ export function loadConfig(
   }
 
   const smtp = smtpConfig(vars);
+
+  // A sign-up holds one pooled connection (Better Auth's transaction) while its password hashes:
+  // with every connection held that way, nothing else (sign-out, introspection, the outbox relay)
+  // could reach the database until a hash finished.
+  if (vars.PASSWORD_HASH_CONCURRENCY > vars.DATABASE_POOL_MAX - RESERVED_CONNECTIONS) {
+    throw new ConfigError([
+      `PASSWORD_HASH_CONCURRENCY: must be at most DATABASE_POOL_MAX - ${RESERVED_CONNECTIONS} ` +
+        `(${vars.DATABASE_POOL_MAX - RESERVED_CONNECTIONS}): a request that hashes may hold a connection, ` +
+        `and ${RESERVED_CONNECTIONS} stay for the requests that do not`,
+    ]);
+  }
 
   const origin = (url: string) => new URL(url).origin;
   const trustedOrigins = [
@@ -352,6 +372,8 @@ export function loadConfig(
       maxSeconds: Math.max(vars.LOCKOUT_MAX_SECONDS, vars.LOCKOUT_BASE_SECONDS),
     },
     passwordHashConcurrency: vars.PASSWORD_HASH_CONCURRENCY,
+    databasePoolMax: vars.DATABASE_POOL_MAX,
+    databaseConnectionTimeoutMs: vars.DATABASE_CONNECTION_TIMEOUT_MS,
     smtp,
     mailFrom: vars.MAIL_FROM,
     mailerConcurrency: vars.MAILER_CONCURRENCY,

@@ -93,7 +93,19 @@ t.test("rate limits, lockout and hashing bound default to the API page's figures
   });
   t.same(config.lockout, { threshold: 10, windowSeconds: 900, baseSeconds: 60, maxSeconds: 3600 });
   t.equal(config.passwordHashConcurrency, 8);
+  t.equal(config.databasePoolMax, 10);
+  t.equal(config.databaseConnectionTimeoutMs, 5000);
   t.equal(config.trustProxy, false, "no proxy is trusted by default");
+});
+
+t.test("the pool must outnumber the hashing slots: a hashing sign-up may hold a connection", async (t) => {
+  const config = loadConfig({ ...secret, DATABASE_POOL_MAX: "40", PASSWORD_HASH_CONCURRENCY: "32" });
+  t.equal(config.databasePoolMax, 40);
+  t.equal(config.passwordHashConcurrency, 32);
+  const error = t.throws(() => loadConfig({ ...secret, DATABASE_POOL_MAX: "9" })) as ConfigError;
+  t.match(error.problems, [/PASSWORD_HASH_CONCURRENCY: must be at most DATABASE_POOL_MAX - 2 \(7\)/]);
+  const tooSmall = t.throws(() => loadConfig({ ...secret, DATABASE_POOL_MAX: "2" })) as ConfigError;
+  t.match(tooSmall.problems, [/DATABASE_POOL_MAX: must be a whole number from 3/]);
 });
 
 t.test("limits are configurable, a clinic behind one NAT address may need more", async (t) => {

@@ -10,6 +10,7 @@ import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
 import limiterStore from "./plugins/limiter-store.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
+import passwordHashing from "./plugins/password-hashing.js";
 import rateLimit from "./plugins/rate-limit.js";
 import sessions from "./plugins/sessions.js";
 import dataRoutes from "./routes/api/index.js";
@@ -67,10 +68,17 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(errors);
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
-  await app.register(db, { databaseUrl: config.databaseUrl });
+  await app.register(db, {
+    databaseUrl: config.databaseUrl,
+    max: config.databasePoolMax,
+    connectionTimeoutMs: config.databaseConnectionTimeoutMs,
+  });
   await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(health, { redisUrl: config.redisUrl });
+  // Before the rate limits: a request that would hash while every slot is taken is refused
+  // before it costs a Redis round trip or a body read.
+  await app.register(passwordHashing, { concurrency: config.passwordHashConcurrency });
   // After CORS: a browser's preflight is answered before it could use up a sign-in budget.
   await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(rateLimit, { limits: config.rateLimits });

@@ -10,6 +10,7 @@ import type { AccountLockout } from "./limits/account-lockout.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
 import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
 import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
+import { readSessionStartFacts } from "./db/session-start.js";
 import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
 
 /**
@@ -98,17 +99,11 @@ export function authOptions({
       level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
       log: (level, message) => log[level]({}, message),
     },
-    // Better Auth's own error printing goes to the console as plain text; route it to the JSON log.
-    // Client errors are already in the request log with their status: keep them at debug.
-    onAPIError: {
-      onError: (error) => {
-        const status = (error as { statusCode?: number }).statusCode;
-        if (status !== undefined && status < 500) log.debug({ status }, (error as Error).message);
-        // Every hashing slot taken: load, not a fault (password.ts).
-        else if (status === 503) log.warn({ status, securityEvent: "password-hashing-saturated" }, (error as Error).message);
-        else log.error({ err: error }, "Better Auth request failed");
-      },
-    },
+    // Better Auth answers its own errors (APIError: 4xx, and the 503 of a full hashing bound) as
+    // responses. Anything else (PostgreSQL restarting, the pool timing out) would become a bare
+    // 500; thrown out of the handler instead, it reaches the service's error handler, which
+    // answers 503 with Retry-After when a dependency is down and logs it (plugins/errors.ts).
+    onAPIError: { throw: true },
     emailAndPassword: {
       enabled: true,
       minPasswordLength: MIN_PASSWORD_LENGTH,
@@ -180,13 +175,17 @@ export function authOptions({
         delete: { after: async (session) => invalidate(`session:${session.id}`) },
         create: {
           // A user of exactly one clinic acts in it from sign-in on; with several, set-active chooses.
-          before: async (session) => {
-            if (await isUserDisabled(pool, session.userId)) {
+          // Read on the connection of the transaction the session is created in (sign-up holds
+          // one while it hashes): a second connection from the pool can deadlock it.
+          before: async (session, context) => {
+            const facts = context
+              ? await readSessionStartFacts(context.context.adapter, session.userId)
+              : { disabled: await isUserDisabled(pool, session.userId), soleClinicId: await findSoleClinicId(pool, session.userId) };
+            if (facts.disabled) {
               throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
             }
-            if (session.activeOrganizationId) return;
-            const clinicId = await findSoleClinicId(pool, session.userId);
-            if (clinicId) return { data: { ...session, activeOrganizationId: clinicId } };
+            if (session.activeOrganizationId || !facts.soleClinicId) return;
+            return { data: { ...session, activeOrganizationId: facts.soleClinicId } };
           },
         },
       },

@@ -2,6 +2,7 @@
 import t from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
 import { buildTestApp, metricSample, signIn, signUp } from "./fixtures/app.js";
+import { startSpareRedis, until } from "./fixtures/spare-redis.js";
 
 t.test("the internal /metrics reports request latency by route, sign-in outcomes and process figures", async (t) => {
   const { app } = await buildTestApp(t);
@@ -33,4 +34,36 @@ t.test("the internal /metrics reports request latency by route, sign-in outcomes
 t.test("the public port does not serve /metrics", async (t) => {
   const { app } = await buildTestApp(t);
   t.equal((await app.inject({ method: "GET", url: "/metrics" })).statusCode, 404);
+});
+
+t.test("the internal /metrics reports the degraded modes: dependencies, Redis persistence, limits' fallback, session cache", async (t) => {
+  const redis = await startSpareRedis(t); // keeps nothing on disk
+  const { app } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
+  const internal = await buildInternalApp(app);
+  t.teardown(() => internal.close());
+  await until(() => app.sessions.directory.isCaching, "the session cache to be on");
+  const scrape = async () => (await internal.inject({ method: "GET", url: "/metrics" })).body;
+
+  let text = await scrape();
+  t.equal(metricSample(text, "auth_dependency_up", { dependency: "postgres" }), 1);
+  t.equal(metricSample(text, "auth_dependency_up", { dependency: "redis" }), 1);
+  t.equal(metricSample(text, "auth_redis_persistence", { mode: "none" }), 1, "no AOF, no snapshots: said so");
+  t.equal(metricSample(text, "auth_redis_persistence", { mode: "aof" }), 0);
+  t.equal(metricSample(text, "auth_session_cache_enabled", {}), 1);
+  t.equal(metricSample(text, "auth_limits_shared", {}), 1);
+  t.equal(metricSample(text, "auth_limits_outages_total", {}), 0);
+  t.equal(metricSample(text, "auth_session_invalidations_pending", {}), 0);
+  t.equal(metricSample(text, "auth_session_invalidations_failed_total", {}), 0);
+  t.equal(metricSample(text, "auth_session_invalidations_retried_total", {}), 0);
+  t.ok((metricSample(text, "auth_session_cache_bytes", {}) ?? -1) >= 0);
+
+  await redis.stop();
+  await until(() => app.limiterStore.redis.status !== "ready", "the app to see Redis gone");
+  t.equal((await signIn(app, "nobody@example.com", "not-the-right-password")).statusCode, 401, "served, counted in memory");
+  text = await scrape();
+  t.equal(metricSample(text, "auth_dependency_up", { dependency: "redis" }), 0);
+  t.equal(metricSample(text, "auth_limits_shared", {}), 0);
+  t.equal(metricSample(text, "auth_limits_outages_total", {}), 1);
+  t.ok((metricSample(text, "auth_limits_local_fallbacks_total", {}) ?? 0) >= 1);
+  t.equal(metricSample(text, "auth_session_cache_enabled", {}), 1, "the session cache does not depend on Redis");
 });

@@ -7,9 +7,19 @@ import t from "tap";
 import { generousLimits, PASSWORD, uniqueEmail } from "./fixtures/app.js";
 import { startServer } from "./fixtures/server.js";
 
+// The balancer in front: it polls readiness every POLL_MS and takes a replica out after
+// FAILURES_TO_REMOVE failed polls in a row, as load balancers do (a Kubernetes readiness probe's
+// periodSeconds and failureThreshold, a cloud balancer's interval and unhealthy threshold).
+const POLL_MS = 200;
+const FAILURES_TO_REMOVE = 2;
+// The README's rule: SHUTDOWN_DELAY_SECONDS >= interval x threshold + one more interval (the first
+// failing poll comes up to one interval after SIGTERM) + the longest request. For a balancer that
+// polls every 5 s and needs 2 failures: 15 s + the longest request. (With 0.1 s here, requests fail.)
+const SHUTDOWN_DELAY_SECONDS = (POLL_MS * FAILURES_TO_REMOVE + POLL_MS + 400) / 1000;
+
 t.test("SIGTERM to one of two replicas under steady load: zero failed requests", async (t) => {
   const prefix = `test-rolling-${process.pid}`;
-  const env = { ...generousLimits, REDIS_PREFIX: prefix, SHUTDOWN_DELAY_SECONDS: "1" };
+  const env = { ...generousLimits, REDIS_PREFIX: prefix, SHUTDOWN_DELAY_SECONDS: String(SHUTDOWN_DELAY_SECONDS) };
   const replicas = [startServer(env), startServer(env)];
   t.teardown(() => replicas.forEach((replica) => replica.child.kill("SIGKILL")));
   const urls = await Promise.all(replicas.map((replica) => replica.baseUrl));
@@ -29,14 +39,16 @@ t.test("SIGTERM to one of two replicas under steady load: zero failed requests",
   });
   t.equal(clinic.status, 200);
 
-  // The balancer: routes to replicas whose readiness answered 200 at its last poll (every 50 ms),
-  // as a Kubernetes Service does with its endpoints.
+  // The balancer: routes to replicas whose readiness has not failed FAILURES_TO_REMOVE polls in a row.
   const ready = urls.map(() => true);
+  const failedPolls = urls.map(() => 0);
   let balancing = true;
   const polls = urls.map(async (url, index) => {
     while (balancing) {
-      ready[index] = await fetch(`${url}/health/ready`).then((response) => response.ok, () => false);
-      await sleep(50);
+      const ok = await fetch(`${url}/health/ready`).then((response) => response.ok, () => false);
+      failedPolls[index] = ok ? 0 : failedPolls[index]! + 1;
+      ready[index] = failedPolls[index]! < FAILURES_TO_REMOVE;
+      await sleep(POLL_MS);
     }
   });
 

@@ -17,6 +17,10 @@ export async function migrate(config: Config, logger: Logger): Promise<void> {
   await ensureDatabase(config.databaseUrl, logger);
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  // A connection cut while held (PostgreSQL restarted mid-migration) fails its query; without a
+  // listener its 'error' event would end the process instead.
+  pool.on("connect", (client) => client.on("error", () => {}));
+  pool.on("error", () => {});
   const lock = await pool.connect();
   try {
     await lock.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);

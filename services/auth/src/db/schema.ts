@@ -62,4 +62,20 @@ export const ownMigrations: OwnMigration[] = [
       CREATE INDEX email_outbox_decoy ON email_outbox (queue_prefix) WHERE decoy;
     `,
   },
+  {
+    // The durable log of session-cache invalidations (sessions/invalidation.ts): a row per change
+    // that a replica's cache must forget, written right after the change commits, announced to
+    // every replica by NOTIFY in the same statement, and read by each replica's poll as the safety
+    // net. Pruned after the cache's longest lifetime; `seq` order is commit order (the writers
+    // serialise on an advisory lock).
+    id: "0004-session-invalidation",
+    sql: `
+      CREATE TABLE session_invalidation (
+        seq bigserial PRIMARY KEY,
+        target text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX session_invalidation_created_at ON session_invalidation (created_at);
+    `,
+  },
 ];

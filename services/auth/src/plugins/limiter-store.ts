@@ -2,6 +2,7 @@ import { once } from "node:events";
 import fp from "fastify-plugin";
 import { createRedis } from "@temetro/shared";
 import { CounterStore } from "../limits/counter-store.js";
+import { observeLimiterStore } from "./metrics.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -34,10 +35,12 @@ export default fp(
       app.log.warn("Redis (limits) not reachable at start: counting per replica until it is");
     });
 
-    app.decorate("limiterStore", new CounterStore(redis, `${options.prefix}:`, app.log));
+    const store = new CounterStore(redis, `${options.prefix}:`, app.log);
+    app.decorate("limiterStore", store);
+    observeLimiterStore(app.metrics.registry, store.status);
     app.addHook("onClose", async () => {
       redis.disconnect();
     });
   },
-  { name: "limiter-store" },
+  { name: "limiter-store", dependencies: ["metrics"] },
 );

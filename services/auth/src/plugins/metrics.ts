@@ -1,6 +1,8 @@
 import fp from "fastify-plugin";
-import { Counter, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { Registry } from "@temetro/shared";
+import type { CounterStoreStatus } from "../limits/counter-store.js";
+import type { InvalidationStatus } from "../sessions/invalidation.js";
 
 /** The auth service's instruments; served as Prometheus text on the internal port (/metrics). */
 export interface AuthMetrics {
@@ -65,3 +67,119 @@ export default fp(
   },
   { name: "metrics" },
 );
+
+// ---- Degraded modes: what a replica is doing without one of its dependencies --------------------
+// Read from the components' own state at scrape time; each is registered by the plugin that owns
+// the component (sessions, limiter-store, health).
+
+/** A counter that mirrors a count kept elsewhere (it only ever grows). */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): Counter {
+  let reported = 0;
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const value = read();
+      if (value > reported) this.inc(value - reported);
+      reported = Math.max(reported, value);
+    },
+  });
+}
+
+export function observeSessionCache(
+  registry: Registry,
+  source: { caching: () => boolean; bytes: () => number; invalidations: InvalidationStatus },
+): void {
+  new Gauge({
+    name: "auth_session_cache_enabled",
+    help: "1 while this replica keeps session and membership answers in memory (it has caught up with the invalidation log), 0 while every answer comes from PostgreSQL",
+    registers: [registry],
+    collect() {
+      this.set(source.caching() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "auth_session_cache_bytes",
+    help: "Estimated memory held by the session caches (bounded)",
+    registers: [registry],
+    collect() {
+      this.set(source.bytes());
+    },
+  });
+  new Gauge({
+    name: "auth_session_invalidations_pending",
+    help: "Session invalidations not yet written to the invalidation log (waiting for PostgreSQL); other replicas may serve stale answers meanwhile",
+    registers: [registry],
+    collect() {
+      this.set(source.invalidations.pending);
+    },
+  });
+  mirroredCounter(
+    registry,
+    "auth_session_invalidations_failed_total",
+    "Session invalidations whose write to the log failed (each attempt counted); they are retried",
+    () => source.invalidations.failed,
+  );
+  mirroredCounter(
+    registry,
+    "auth_session_invalidations_retried_total",
+    "Session invalidations written after an earlier attempt failed",
+    () => source.invalidations.retried,
+  );
+}
+
+export function observeLimiterStore(registry: Registry, status: CounterStoreStatus): void {
+  new Gauge({
+    name: "auth_limits_shared",
+    help: "1 while rate limits and lockouts are counted in Redis for every replica, 0 while this replica counts in memory (Redis unreachable)",
+    registers: [registry],
+    collect() {
+      this.set(status.shared ? 1 : 0);
+    },
+  });
+  mirroredCounter(
+    registry,
+    "auth_limits_local_fallbacks_total",
+    "Rate-limit and lockout operations counted in this replica's memory because Redis was unreachable",
+    () => status.localFallbacks,
+  );
+  mirroredCounter(
+    registry,
+    "auth_limits_outages_total",
+    "Times the limits switched from Redis to this replica's memory",
+    () => status.outages,
+  );
+}
+
+export type DependencyName = "postgres" | "redis";
+export type RedisPersistence = "aof" | "rdb" | "none" | "unknown";
+
+export function observeDependencies(
+  registry: Registry,
+  source: { check: () => Promise<{ up: Record<DependencyName, boolean>; redisPersistence: RedisPersistence }> },
+): void {
+  let latest: ReturnType<typeof source.check> | undefined;
+  // Both gauges are filled by one check per scrape.
+  const checked = () => (latest ??= source.check().finally(() => setImmediate(() => (latest = undefined))));
+  new Gauge({
+    name: "auth_dependency_up",
+    help: "1 when the dependency answered this replica's check within a second; the replica keeps serving (degraded) when it does not",
+    labelNames: ["dependency"],
+    registers: [registry],
+    async collect() {
+      const { up } = await checked();
+      for (const [dependency, value] of Object.entries(up)) this.set({ dependency }, value ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "auth_redis_persistence",
+    help: "1 for how Redis keeps its data (aof, rdb, none, unknown); none means queued emails are lost when Redis restarts",
+    labelNames: ["mode"],
+    registers: [registry],
+    async collect() {
+      const { redisPersistence } = await checked();
+      for (const mode of ["aof", "rdb", "none", "unknown"] as const) this.set({ mode }, mode === redisPersistence ? 1 : 0);
+    },
+  });
+}

@@ -4,6 +4,7 @@ import fp from "fastify-plugin";
 import type { RateLimits } from "@temetro/shared";
 import { ErrorCode, HttpError } from "../errors.js";
 import { sharedOrLocalStore } from "../limits/rate-limit-store.js";
+import { judgedPath } from "../request-path.js";
 
 /**
  * Requests per client address per window, shared by every replica through Redis. Each request
@@ -28,19 +29,9 @@ const budgetsByPath: Record<string, Budget> = {
 /** IPv6 clients are counted per /64: one host usually holds a whole /64 and can rotate within it. */
 const IPV6_PREFIX_LENGTH = 64;
 
-/**
- * The budget of a request URL. The path is normalised more loosely than any router would (case,
- * repeated and trailing slashes, percent-encoding), so no spelling of a sign-in path reaches
- * Better Auth counted against the larger general ceiling.
- */
+/** The budget of a request URL, whatever its spelling (see request-path.ts). */
 export function budgetOf(url: string): Budget | undefined {
-  let path = url.split(/[?#]/, 1)[0]!;
-  try {
-    path = decodeURIComponent(path);
-  } catch {
-    // not decodable: judged as written
-  }
-  path = path.toLowerCase().replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  const path = judgedPath(url);
   const exact = budgetsByPath[path];
   if (exact) return exact;
   if (path.startsWith("/api/auth/reset-password/")) return "resetCompletion";

@@ -1,20 +1,24 @@
 import fp from "fastify-plugin";
 import { LRUCache } from "lru-cache";
 import type { Config } from "@temetro/shared";
-import { sessionTokenFromCookie } from "../sessions/cookie.js";
+import { sessionCookieValue, tokenOfSignedValue } from "../sessions/cookie.js";
 import { SessionDirectory, type ClinicMembership, type SessionRecord } from "../sessions/directory.js";
-import { InvalidationBus, type Invalidation } from "../sessions/invalidation.js";
+import { InvalidationChannel, type Invalidation } from "../sessions/invalidation.js";
+import { observeSessionCache } from "./metrics.js";
 
 export interface Sessions {
   /** The session a Cookie header carries (signature checked), or null. */
   fromCookie(cookieHeader: string | undefined): Promise<SessionRecord | null>;
   /** The session of a raw session token, or null. */
   fromToken(token: string): Promise<SessionRecord | null>;
+  /** The session token a Cookie header carries (signature checked), or null. */
+  tokenOf(cookieHeader: string | undefined): string | null;
   membership(userId: string, clinicId: string): Promise<ClinicMembership | null>;
   /** Something changed in PostgreSQL: every replica forgets what it kept about it. */
   invalidate(message: Invalidation): Promise<void>;
   cookieName: string;
   directory: SessionDirectory;
+  invalidations: InvalidationChannel;
 }
 
 declare module "fastify" {
@@ -22,6 +26,15 @@ declare module "fastify" {
     sessions: Sessions;
   }
 }
+
+/**
+ * Memory bounds, in bytes, of what this plugin keeps (the manifests give a replica 512 Mi): the
+ * session directory's answers, and the signed cookie values already verified.
+ */
+export const SESSION_DIRECTORY_MAX_BYTES = 32 * 1024 * 1024;
+export const VERIFIED_COOKIES_MAX_BYTES = 4 * 1024 * 1024;
+/** A real session cookie value is about 100 characters; anything much longer is not kept. */
+const LONGEST_KEPT_COOKIE_VALUE = 512;
 
 /** Better Auth's session cookie name: `__Secure-` prefixed when the service is served over https. */
 export function sessionCookieName(betterAuthUrl: string): string {
@@ -31,19 +44,27 @@ export function sessionCookieName(betterAuthUrl: string): string {
 export default fp(
   async (app, options: { config: Config }) => {
     const { config } = options;
-    const directory = new SessionDirectory(app.pg, { ttlMs: config.sessionCacheTtlSeconds * 1000, maxEntries: 50_000 });
-    const bus = new InvalidationBus(config.redisUrl, `${config.redisPrefix}:session-invalidation`, directory, app.log);
+    const ttlSeconds = config.sessionCacheTtlSeconds;
+    const directory = new SessionDirectory(app.pg, { ttlMs: ttlSeconds * 1000, maxBytes: SESSION_DIRECTORY_MAX_BYTES });
+    // Log rows are kept longer than any cached answer lives, with a margin.
+    const invalidations = new InvalidationChannel(config.databaseUrl, directory, app.log, Math.max(ttlSeconds, 60) + 60);
     const cookieName = sessionCookieName(config.betterAuthUrl);
 
-    // A Cookie header whose signature verified once keeps verifying (the secret does not change
-    // while the process runs): remember the token it carries and skip the HMAC next time.
-    const verifiedCookies = new LRUCache<string, string>({ max: 50_000 });
+    // A signed cookie value whose signature verified once keeps verifying (the secret does not
+    // change while the process runs): remember the token it carries and skip the HMAC next time.
+    // Keyed by the session cookie's own value, never the whole Cookie header (whose other cookies
+    // a client may vary at will), and bounded in bytes.
+    const verifiedCookies = new LRUCache<string, string>({
+      maxSize: VERIFIED_COOKIES_MAX_BYTES,
+      sizeCalculation: (token, cookieValue) => 200 + 2 * (cookieValue.length + token.length),
+    });
     const tokenOf = (cookieHeader: string | undefined): string | null => {
-      if (!cookieHeader) return null;
-      const known = verifiedCookies.get(cookieHeader);
+      const raw = sessionCookieValue(cookieHeader, cookieName);
+      if (!raw) return null;
+      const known = verifiedCookies.get(raw);
       if (known) return known;
-      const token = sessionTokenFromCookie(cookieHeader, cookieName, config.betterAuthSecret);
-      if (token) verifiedCookies.set(cookieHeader, token);
+      const token = tokenOfSignedValue(raw, config.betterAuthSecret);
+      if (token && raw.length <= LONGEST_KEPT_COOKIE_VALUE) verifiedCookies.set(raw, token);
       return token;
     };
 
@@ -53,15 +74,23 @@ export default fp(
         return token ? directory.findSession(token) : null;
       },
       fromToken: (token) => directory.findSession(token),
+      tokenOf,
       membership: (userId, clinicId) => directory.findMembership(userId, clinicId),
-      invalidate: (message) => bus.publish(message),
+      invalidate: (message) => invalidations.publish(message),
       cookieName,
       directory,
+      invalidations,
     } satisfies Sessions);
 
+    observeSessionCache(app.metrics.registry, {
+      caching: () => directory.isCaching,
+      bytes: () => directory.footprint.bytes + verifiedCookies.calculatedSize,
+      invalidations: invalidations.status,
+    });
+
     app.addHook("onClose", async () => {
-      await bus.close();
+      await invalidations.close();
     });
   },
-  { name: "sessions", dependencies: ["db"] },
+  { name: "sessions", dependencies: ["db", "metrics"] },
 );

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LRUCache } from "lru-cache";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { ErrorCode } from "../errors.js";
 import { EMAIL_RETRY_AFTER_SECONDS, EmailNotStoredError } from "../plugins/email-queue.js";
 import { sendError } from "../plugins/errors.js";
+import { isHashingRequest, sendHashingBusy } from "../plugins/password-hashing.js";
 import type { SessionRecord } from "../sessions/directory.js";
 
 /**
@@ -22,31 +24,55 @@ export default async function authRoutes(app: FastifyInstance) {
 
   // The API page's name for what Better Auth now calls request-password-reset: same operation.
   app.post("/forget-password", forward("/api/auth/request-password-reset"));
-  app.get("/get-session", (request, reply) => getSession(app, publicOrigin, request, reply));
+  const sessionAnswers = createSessionAnswers();
+  app.get("/get-session", (request, reply) => getSession(app, publicOrigin, sessionAnswers, request, reply));
   app.route({ method: ["GET", "POST"], url: "/*", handler: forward() });
 }
 
 /**
- * Better Auth's answers to get-session, held by the session directory's records they describe:
- * the directory hands out the same record object until something about the session or its user
- * changes (on any replica), so an answer kept with it is exactly what Better Auth would say now.
- * Answers that set a cookie (a refresh) are never kept; a kept one lives no longer than the
- * directory keeps its record (SESSION_CACHE_TTL_SECONDS), after which Better Auth answers again and
- * refreshes the session when it is due.
+ * Better Auth's answers to get-session, kept per session token with the session directory's record
+ * they describe: the directory hands out the same record object until something about the session
+ * or its user changes (on any replica), so an answer kept with it is exactly what Better Auth would
+ * say now, and one kept with an older record is never used. Answers that set a cookie (a refresh)
+ * are never kept; a kept one lives no longer than the directory keeps its record
+ * (SESSION_CACHE_TTL_SECONDS), after which Better Auth answers again and refreshes the session when
+ * it is due. Bounded in bytes, whatever the sessions hold.
  */
-const sessionAnswers = new WeakMap<SessionRecord, { headers: [string, string][]; body: Buffer }>();
+export const SESSION_ANSWERS_MAX_BYTES = 16 * 1024 * 1024;
 
-async function getSession(app: FastifyInstance, publicOrigin: string, request: FastifyRequest, reply: FastifyReply) {
+interface KeptAnswer {
+  record: SessionRecord;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+function createSessionAnswers() {
+  return new LRUCache<string, KeptAnswer>({
+    maxSize: SESSION_ANSWERS_MAX_BYTES,
+    maxEntrySize: 64 * 1024,
+    sizeCalculation: (answer, token) =>
+      500 + 2 * token.length + answer.body.length + answer.headers.reduce((sum, [name, value]) => sum + 2 * (name.length + value.length), 0),
+  });
+}
+
+async function getSession(
+  app: FastifyInstance,
+  publicOrigin: string,
+  sessionAnswers: ReturnType<typeof createSessionAnswers>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   // Query options (disableCookieCache, disableRefresh) go to Better Auth as they are.
-  const record = request.url.includes("?") ? null : await app.sessions.fromCookie(request.headers.cookie);
-  const kept = record ? sessionAnswers.get(record) : undefined;
-  if (kept) {
+  const token = request.url.includes("?") ? null : app.sessions.tokenOf(request.headers.cookie);
+  const record = token ? await app.sessions.fromToken(token) : null;
+  const kept = token && record ? sessionAnswers.get(token) : undefined;
+  if (kept && kept.record === record) {
     for (const [name, value] of kept.headers) reply.header(name, value);
     return reply.status(200).send(kept.body);
   }
   const answer = await askBetterAuth(app, publicOrigin, request);
-  if (record && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
-    sessionAnswers.set(record, { headers: answer.headers, body: answer.body });
+  if (token && record && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
+    sessionAnswers.set(token, { record, headers: answer.headers, body: answer.body });
   }
   return sendAnswer(reply, answer);
 }
@@ -63,7 +89,12 @@ async function handleWithBetterAuth(
     const problem = inspectBody(request.headers["content-type"], body);
     if (problem) return sendError(reply, 400, problem.code, problem.message);
   }
-  return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
+  if (!isHashingRequest(request)) return sendAnswer(reply, await askBetterAuth(app, publicOrigin, request, pathOverride));
+  // A request that will hash a password holds a hashing slot from now on, or is refused at once,
+  // before any database work (password.ts).
+  const admitted = await app.passwordHasher.admit(() => askBetterAuth(app, publicOrigin, request, pathOverride));
+  if (admitted) return sendAnswer(reply, admitted.value);
+  return sendHashingBusy(request, reply, app.metrics.signIns);
 }
 
 interface BetterAuthAnswer {

@@ -1,15 +1,24 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/**
- * The session token inside Better Auth's signed session cookie, or null when the cookie is
- * missing or its signature does not verify. Better Auth (better-call) writes
+/*
+ * Better Auth's signed session cookie. Better Auth (better-call) writes
  * `encodeURIComponent(token + "." + base64(HMAC-SHA256(secret, token)))`; checking it here takes a
  * few microseconds and no I/O, so forged cookies never reach the database.
  */
-export function sessionTokenFromCookie(cookieHeader: string | undefined, cookieName: string, secret: string): string | null {
+
+/** The raw (still encoded and signed) value of the session cookie in a Cookie header, or null. */
+export function sessionCookieValue(cookieHeader: string | undefined, cookieName: string): string | null {
   if (!cookieHeader) return null;
-  const raw = cookieValue(cookieHeader, cookieName);
-  if (!raw) return null;
+  for (const part of cookieHeader.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() === cookieName) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+/** The token of a signed session cookie value, or null when its signature does not verify. */
+export function tokenOfSignedValue(raw: string, secret: string): string | null {
   let value: string;
   try {
     value = decodeURIComponent(raw);
@@ -23,13 +32,4 @@ export function sessionTokenFromCookie(cookieHeader: string | undefined, cookieN
   const expected = createHmac("sha256", secret).update(token).digest();
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return null;
   return token;
-}
-
-function cookieValue(header: string, name: string): string | null {
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return null;
 }

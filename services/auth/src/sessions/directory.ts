@@ -4,9 +4,14 @@ import type { Pool } from "pg";
 /**
  * Who a session token belongs to, and in which clinic and role a user acts: the answers the hot
  * path (introspection, the /api guard) needs on every request. PostgreSQL is the source of truth;
- * answers are kept in process memory and dropped the moment any replica publishes a change
- * (see invalidation.ts). While that channel is down nothing is kept: every answer comes from
- * PostgreSQL, so a stale answer is never served.
+ * answers are kept in process memory only while this replica can prove it hears of every change
+ * (see invalidation.ts: `renewCaching` is called after each successful catch-up with the
+ * invalidation log, and lapses by itself when the next one does not come), and dropped the moment
+ * a change is announced. While that proof is missing nothing is kept or served from memory: every
+ * answer comes from PostgreSQL, so a stale answer is never served.
+ *
+ * Memory is bounded in bytes, not entries: a token or a name is charged for its length, so
+ * oversized input cannot grow the cache past `maxBytes`.
  */
 
 export interface SessionRecord {
@@ -24,7 +29,8 @@ export interface ClinicMembership {
 export interface DirectoryOptions {
   /** Upper bound on how long an answer is kept, should an invalidation ever be missed. */
   ttlMs: number;
-  maxEntries: number;
+  /** Upper bound on the memory the kept answers (and the answers built from them) take. */
+  maxBytes: number;
 }
 
 type Entry = { kind: "session"; record: SessionRecord | null } | { kind: "membership"; userId: string; clinicId: string; membership: ClinicMembership | null };
@@ -33,7 +39,8 @@ export class SessionDirectory {
   private readonly cache: LRUCache<string, Entry>;
   /** Bumped by every invalidation: a database read that began before it must not be cached after it. */
   private epoch = 0;
-  private caching = false;
+  /** Answers may be kept and served until this time (ms since the epoch); 0 = not at all. */
+  private cachingUntil = 0;
   private readonly cachingAllowed: boolean;
 
   constructor(
@@ -41,22 +48,47 @@ export class SessionDirectory {
     options: DirectoryOptions,
   ) {
     this.cachingAllowed = options.ttlMs > 0;
-    this.cache = new LRUCache<string, Entry>({ max: options.maxEntries, ttl: Math.max(options.ttlMs, 1) });
+    this.cache = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes,
+      // One entry never takes more than a small share of the cache (a pathological name cannot evict everything).
+      maxEntrySize: Math.max(1024, Math.floor(options.maxBytes / 64)),
+      sizeCalculation: entrySize,
+      ttl: Math.max(options.ttlMs, 1),
+    });
   }
 
+  /** True while answers are kept and served from memory. */
   get isCaching(): boolean {
-    return this.caching;
+    return this.cachingUntil > Date.now();
   }
 
-  /** Start or stop keeping answers (the invalidation channel is up or down). Stopping forgets everything. */
-  setCaching(enabled: boolean): void {
-    if (!enabled) this.forgetAll();
-    this.caching = enabled && this.cachingAllowed;
+  /** Entries and bytes held now (for tests and metrics). */
+  get footprint(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.calculatedSize };
+  }
+
+  /**
+   * This replica has just proved it has applied every invalidation committed so far and hears the
+   * next ones: keep and serve answers until `untilMs`. Coming back from a lapse, everything kept
+   * before it is forgotten (an invalidation may have been missed meanwhile), and reads that began
+   * before now are not kept.
+   */
+  renewCaching(untilMs: number): void {
+    if (!this.cachingAllowed) return;
+    if (!this.isCaching) this.forgetAll();
+    this.cachingUntil = untilMs;
+  }
+
+  /** Stop keeping answers (the proof is lost): everything kept is forgotten. */
+  stopCaching(): void {
+    this.cachingUntil = 0;
+    this.forgetAll();
   }
 
   async findSession(token: string): Promise<SessionRecord | null> {
     const key = `s\n${token}`;
-    const cached = this.cache.get(key);
+    const caching = this.isCaching;
+    const cached = caching ? this.cache.get(key) : undefined;
     let record: SessionRecord | null;
     if (cached?.kind === "session") {
       record = cached.record;
@@ -65,7 +97,7 @@ export class SessionDirectory {
       record = await this.loadSession(token);
       // A session's expiry bounds how long its answer may be kept.
       const ttl = record ? Math.max(0, record.session.expiresAt.getTime() - Date.now()) : undefined;
-      if (this.caching && epoch === this.epoch && ttl !== 0) {
+      if (caching && this.isCaching && epoch === this.epoch && ttl !== 0) {
         this.cache.set(key, { kind: "session", record }, ttl === undefined ? undefined : { ttl: Math.min(ttl, this.cache.ttl) });
       }
     }
@@ -75,11 +107,12 @@ export class SessionDirectory {
 
   async findMembership(userId: string, clinicId: string): Promise<ClinicMembership | null> {
     const key = `m\n${userId}\n${clinicId}`;
-    const cached = this.cache.get(key);
+    const caching = this.isCaching;
+    const cached = caching ? this.cache.get(key) : undefined;
     if (cached?.kind === "membership") return cached.membership;
     const epoch = this.epoch;
     const membership = await this.loadMembership(userId, clinicId);
-    if (this.caching && epoch === this.epoch) this.cache.set(key, { kind: "membership", userId, clinicId, membership });
+    if (caching && this.isCaching && epoch === this.epoch) this.cache.set(key, { kind: "membership", userId, clinicId, membership });
     return membership;
   }
 
@@ -148,4 +181,24 @@ export class SessionDirectory {
         }
       : null;
   }
+}
+
+/**
+ * What an entry costs, in bytes: its strings (two bytes a character, as V8 may store them) and a
+ * fixed overhead for the objects around them, doubled because the answers built from it
+ * (introspection's serialised body, kept beside the record) hold the same strings again.
+ */
+function entrySize(entry: Entry, key: string): number {
+  const OBJECT_OVERHEAD = 400;
+  let characters = key.length;
+  if (entry.kind === "session" && entry.record) {
+    const { session, user } = entry.record;
+    characters += session.id.length + session.token.length + session.userId.length + (session.activeOrganizationId?.length ?? 0);
+    characters += user.id.length + user.name.length + user.email.length + (user.username?.length ?? 0);
+  } else if (entry.kind === "membership") {
+    characters += entry.userId.length + entry.clinicId.length;
+    const membership = entry.membership;
+    if (membership) characters += membership.clinic.name.length + membership.clinic.slug.length + membership.role.length + 1000;
+  }
+  return OBJECT_OVERHEAD + 4 * characters;
 }
