@@ -90,3 +90,16 @@ export function emailIdempotencyKey(job: EmailJob): string {
   const digest = createHash("sha256").update(canonical).digest("hex");
   return `${job.kind}-${digest.slice(0, 40)}`;
 }
+
+/**
+ * The Redis key marking one email as accepted by the SMTP server, written by the mailer. The
+ * mailer checks it before sending (a job run again after a crash is not sent twice); the auth
+ * service's outbox relay checks it before it forgets an email (a row stays owed until its mark
+ * exists). Kept as long as a failed job is kept.
+ */
+export function deliveredMarkKey(prefix: string, jobId: string): string {
+  return `${prefix}:mailer:delivered:${jobId}`;
+}
+
+/** How long a delivered mark is kept: as long as a failed job is kept for a resend. */
+export const DELIVERED_MARK_SECONDS = 7 * 24 * 3600;

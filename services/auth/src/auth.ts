@@ -32,10 +32,15 @@ export interface AuthDeps {
   config: Config;
   pool: Pool;
   logger: AuthLogger;
-  /** Hands an email to the queue. Better Auth does not wait for it (see backgroundTasks). */
+  /**
+   * Stores an email in the outbox. Inside a request (plugins/email-queue.ts, `withEmailsStored`)
+   * it only joins the request's emails, which are written once, before the answer: the senders
+   * below never fail, so Better Auth (which swallows a sender's error) cannot answer 200 for an
+   * email that was not stored.
+   */
   enqueueEmail: (job: EmailJob) => Promise<void>;
-  /** Where Better Auth's background work (email hand-over) is tracked, so shutdown can await it. */
-  runInBackground: (work: Promise<unknown>) => void;
+  /** The request has nobody to email but must cost the same write as one that has (timing). */
+  coverMissingEmail?: () => void;
   /** Bounded password hashing (one per process); the migration runs without one. */
   passwordHasher?: PasswordHasher;
   /** Per-account brute-force protection of sign-in; the migration runs without it. */
@@ -51,7 +56,7 @@ export function authOptions({
   pool,
   logger,
   enqueueEmail,
-  runInBackground,
+  coverMissingEmail = () => {},
   passwordHasher = createPasswordHasher(config.passwordHashConcurrency),
   accountLockout,
   recordSignInOutcome,
@@ -60,11 +65,9 @@ export function authOptions({
   const log = logger.child({ component: "better-auth" });
   const frontend = (path: string) => `${config.frontendUrl}${path}`;
   // Told to the owner of an account whose password changed, reset or not: if it was not them,
-  // they learn it now. Handed over in the background like every email (never delays the answer).
+  // they learn it now. Stored with the request's other emails, before it answers.
   const notifyPasswordChanged = (user: { email: string; name: string }) =>
-    runInBackground(
-      enqueueEmail({ kind: "password-changed", to: user.email, name: user.name, changedAt: new Date().toISOString() }),
-    );
+    enqueueEmail({ kind: "password-changed", to: user.email, name: user.name, changedAt: new Date().toISOString() });
 
   /** Tells an account's owner that sign-in is locked, and where to reset the password. */
   async function notifyLockout(identifier: SignInIdentifier, lockedUntil: Date): Promise<void> {
@@ -74,7 +77,9 @@ export function authOptions({
       [identifier.value],
     );
     const owner = rows[0];
-    if (!owner) return; // an unknown identifier: nobody to tell
+    // An unknown identifier: nobody to tell, but the same write, so the answer that starts a
+    // lockout takes as long for an unknown account as for a real one.
+    if (!owner) return coverMissingEmail();
     await enqueueEmail({
       kind: "account-locked",
       to: owner.email,
@@ -156,9 +161,8 @@ export function authOptions({
     // @fastify/rate-limit does the limiting, keyed on the address Fastify trusts (issue 4).
     rateLimit: { enabled: false },
     advanced: {
-      // Emails are handed to the queue after the response is decided: the request path, and so
-      // its timing, is the same whether or not an account exists.
-      backgroundTasks: { handler: runInBackground },
+      // No backgroundTasks: emails are stored before the answer (routes/auth.ts), so a 200 means
+      // the email is durable. The reset routes cost one write whether or not the account exists.
       // The same origin checks in tests as in production (Better Auth skips them under NODE_ENV=test).
       disableOriginCheck: false,
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
@@ -221,7 +225,7 @@ export function authOptions({
           user.id,
         ]);
         await invalidate(`user:${user.id}`);
-        if (user.email) notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
+        if (user.email) await notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
       }),
     },
     plugins: [
@@ -230,7 +234,6 @@ export function authOptions({
         log: logger.child({ component: "sign-in-lockout" }),
         clientIpHeader: CLIENT_IP_HEADER,
         onLockoutStarted: notifyLockout,
-        runInBackground,
         recordOutcome: recordSignInOutcome,
       }),
       username({

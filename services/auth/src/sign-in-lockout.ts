@@ -19,9 +19,8 @@ export interface SignInLockoutOptions {
   log: { warn: LogMethod; info: LogMethod };
   /** Header carrying the client address the service trusts, for the security log. */
   clientIpHeader: string;
-  /** A lockout started: tell the account's owner (called in the background, never awaited). */
+  /** A lockout started: tell the account's owner (the email is stored before the answer). */
   onLockoutStarted: (identifier: SignInIdentifier, lockedUntil: Date) => Promise<void>;
-  runInBackground: (work: Promise<unknown>) => void;
   /** Counts each sign-in's outcome (the metrics counter); only this plugin can tell a lockout from a wrong password. */
   recordOutcome?: (outcome: SignInOutcome) => void;
 }
@@ -122,7 +121,7 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
               "account locked after repeated failed sign-ins",
             );
             // The owner hears of the first lockout of a series, not of every doubling after it.
-            if (outcome.level === 1) options.runInBackground(options.onLockoutStarted(identifier, lockedUntil));
+            if (outcome.level === 1) await options.onLockoutStarted(identifier, lockedUntil);
           }),
         },
       ],

@@ -54,7 +54,7 @@ t.test("an admin creates a staff account that signs in by username exactly as th
   t.equal(session.json().user.mustChangePassword, true, "get-session says the password must be changed");
 
   // No email of any kind went to the made-up address.
-  await app.backgroundSettled();
+  await app.emailOutbox.flush();
   const jobs = await app.emailQueue.getJobs(["waiting", "delayed", "prioritized", "active", "completed", "failed"]);
   t.same(jobs.filter((job) => job.data.to.endsWith(".invalid")), [], "nothing queued for a placeholder address");
 });
@@ -447,7 +447,7 @@ t.test("reset-by-username answers { ok: true } for any username and emails only 
   }
   const reset = await emailTo(app, email, "reset-password");
   t.match(reset.url, /^http:\/\/localhost:4000\/api\/auth\/reset-password\//);
-  await app.backgroundSettled();
+  await app.emailOutbox.flush();
   const jobs = await app.emailQueue.getJobs(["waiting", "delayed", "prioritized", "active", "completed", "failed"]);
   t.same(jobs.filter((job) => job.data.kind === "reset-password").map((job) => job.data.to), [email]);
 

@@ -1,11 +1,18 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { createRedis, EMAIL_QUEUE_NAME, type Config, type EmailJob, type EmailKind, type Logger } from "@temetro/shared";
+import {
+  createRedis,
+  deliveredMarkKey,
+  DELIVERED_MARK_SECONDS,
+  EMAIL_QUEUE_NAME,
+  type Config,
+  type EmailJob,
+  type EmailKind,
+  type Logger,
+} from "@temetro/shared";
 import { isEmailKind, renderEmail } from "./templates/index.js";
 import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";
 
-/** How long the mark "this email went out" is kept: as long as a failed job is kept for a resend. */
-const DELIVERED_MARK_SECONDS = 7 * 24 * 3600;
 
 /** Outcomes of one kind of email since the mailer started. */
 export interface KindCounts {
@@ -55,10 +62,20 @@ export interface MailerOptions {
   closeTimeoutMs?: number;
 }
 
-/** The Redis key marking one email as handed to SMTP: checked before sending, so a rerun does not send it again. */
-export function deliveredMarkKey(prefix: string, jobId: string): string {
-  return `${prefix}:mailer:delivered:${jobId}`;
+/**
+ * How often a mailer looks for emails whose mailer died (BullMQ's stalled-job check). A job is
+ * taken up again at the first check that finds its lock gone, and only if an earlier check already
+ * saw it active: with checks as far apart as the lock lasts (BullMQ's default, and this service's
+ * until issue 10), a crashed mailer's emails waited two to three lock durations (96 s for a 30 s
+ * lock). With a check every sixth of the lock, an email in flight goes out again within the lock
+ * duration plus one interval (35 s at the default 30 s). A check is one short script over the
+ * active list: cheap at this rate.
+ */
+export function stalledCheckIntervalMs(lockDurationMs: number): number {
+  return Math.ceil(lockDurationMs / 6);
 }
+
+export { deliveredMarkKey };
 
 export function startMailer({ config, logger, sender: givenSender, closeTimeoutMs = 20_000 }: MailerOptions): Mailer {
   const log = logger.child({ component: "mailer" });
@@ -129,9 +146,10 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
     connection: workerConnection,
     prefix: config.redisPrefix,
     concurrency: config.mailerConcurrency,
-    // After a crash, emails that were in flight are taken up again once their lock expires.
+    // After a crash, emails that were in flight are taken up again once their lock expires, at
+    // the next stalled-job check: within lockDuration + stalledInterval.
     lockDuration: config.mailerLockDurationMs,
-    stalledInterval: config.mailerLockDurationMs,
+    stalledInterval: stalledCheckIntervalMs(config.mailerLockDurationMs),
   });
   worker.on("error", (error) => log.warn({ err: error.message }, "mailer worker error"));
 

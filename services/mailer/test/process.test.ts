@@ -69,7 +69,6 @@ async function queueVerificationEmails(t: Test, count: number) {
   const { app, config } = await buildTestApp(t);
   const users = [];
   for (let index = 0; index < count; index += 1) users.push(await signUp(app));
-  await app.backgroundSettled();
   await app.emailOutbox.flush();
   return { app, config, users };
 }
@@ -116,6 +115,37 @@ t.test("SIGKILL in the middle of a batch, then a restart: every email arrives, n
   second.child.kill("SIGTERM");
   const [code] = await once(second.child, "exit");
   t.equal(code, 0);
+});
+
+t.test("after a SIGKILL, the emails in flight go out again within the lock duration plus the stalled-job check interval", async (t) => {
+  const lockDurationMs = 2000;
+  // The README's figure: the lock duration plus a check every sixth of it.
+  const boundMs = lockDurationMs + Math.ceil(lockDurationMs / 6);
+  const { config, users } = await queueVerificationEmails(t, 2);
+  const sink = await SmtpSink.start();
+  t.teardown(() => sink.stop());
+  const env = { MAILER_CONCURRENCY: "2", MAILER_LOCK_DURATION_MS: String(lockDurationMs) };
+  sink.holdAnswers = true;
+  const crashing = startWorkerProcess(config, sink, env);
+  t.teardown(() => crashing.child.kill("SIGKILL"));
+  await sink.heldAtLeast(users.length);
+  // Another mailer is up and idle: it takes the emails up once the crashed one's locks are found stale.
+  const survivor = startWorkerProcess(config, sink, env);
+  t.teardown(() => survivor.child.kill("SIGKILL"));
+  await httpAddressOf(survivor);
+
+  crashing.child.kill("SIGKILL");
+  const killedAt = Date.now();
+  await once(crashing.child, "exit");
+  await waitUntil(() => sink.connections === 0, "the killed mailer's connections to close");
+  sink.releaseHeld(); // their clients are gone: not accepted
+
+  await sink.waitForTotal(users.length, boundMs + 30_000);
+  const elapsedMs = Date.now() - killedAt;
+  t.comment(`redelivered ${elapsedMs} ms after the crash (lock ${lockDurationMs} ms, bound ${boundMs} ms)`);
+  // The bound, plus the time to send two emails to a local server.
+  t.ok(elapsedMs <= boundMs + 500, `taken up again within the lock duration plus the check interval (${elapsedMs} ms, bound ${boundMs} ms)`);
+  for (const user of users) t.equal(sink.to(user.email).length, 1, "exactly one verification email");
 });
 
 t.test("SIGTERM: readiness fails at once, the email in flight is finished, no new one is taken, the process exits 0", async (t) => {

@@ -117,7 +117,6 @@ t.test("Redis unreachable during a sign-up: the sign-up succeeds and the verific
   await redis.down();
 
   const { email } = await signUp(app);
-  await app.backgroundSettled();
   t.equal(await app.emailOutbox.flush(), 1, "the email waits in the outbox");
   t.match(logs.text(), /Redis unreachable: emails wait in the outbox/);
 
@@ -135,8 +134,9 @@ t.test("an email handed over again after it went out (its job already removed) i
   await sink.waitFor(job.to);
   await waitUntil(async () => (await app.emailQueue.getJob(emailIdempotencyKey(job))) === undefined, "the completed job to be removed");
 
-  await app.enqueueEmail(job); // a relay repeating a hand-over it could not confirm
-  await app.emailOutbox.flush();
+  // Handed over again: a relay that handed it over died before recording so, and another took the
+  // row up once its lease ended. The mailer's delivered mark decides.
+  await app.emailQueue.add(job.kind, job, { jobId: emailIdempotencyKey(job) });
   await waitUntil(async () => (await mailer.metrics()).duplicatesSkipped === 1, "the duplicate to be recognised");
   t.equal(sink.to(job.to).length, 1, "one copy only");
   t.equal((await mailer.metrics()).sent, 1);

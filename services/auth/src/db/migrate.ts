@@ -29,7 +29,6 @@ export async function migrate(config: Config, logger: Logger): Promise<void> {
       pool,
       logger,
       enqueueEmail: async () => {},
-      runInBackground: () => {},
       invalidate: async () => {},
     });
     const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(options);

@@ -46,6 +46,23 @@ export const ownMigrations: OwnMigration[] = [
     `,
   },
   {
+    // An outbox row stays owed until the mailer confirmed delivery (issue 10), so a Redis that
+    // loses its queue loses no email. `handed_over_at`: when the relay last put the email on the
+    // queue (null: not yet). `due_at`: when a relay next acts on the row (hands it over, or asks
+    // Redis whether it was delivered); a relay working on a row moves it ahead, which also keeps
+    // other replicas off it. `decoy`: written by a reset request that has nobody to email, so it
+    // costs the same write as one that has; the relay deletes it.
+    id: "0003-email-outbox-delivery",
+    sql: `
+      ALTER TABLE email_outbox
+        ADD COLUMN handed_over_at timestamptz,
+        ADD COLUMN due_at timestamptz NOT NULL DEFAULT now(),
+        ADD COLUMN decoy boolean NOT NULL DEFAULT false;
+      CREATE INDEX email_outbox_due ON email_outbox (queue_prefix, due_at) WHERE NOT decoy;
+      CREATE INDEX email_outbox_decoy ON email_outbox (queue_prefix) WHERE decoy;
+    `,
+  },
+  {
     // The durable log of session-cache invalidations (sessions/invalidation.ts): a row per change
     // that a replica's cache must forget, written right after the change commits, announced to
     // every replica by NOTIFY in the same statement, and read by each replica's poll as the safety

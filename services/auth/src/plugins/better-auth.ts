@@ -15,7 +15,7 @@ export default fp(
       pool: app.pg,
       logger: app.log,
       enqueueEmail: app.enqueueEmail,
-      runInBackground: app.runInBackground,
+      coverMissingEmail: app.coverMissingEmail,
       passwordHasher: app.passwordHasher,
       accountLockout: app.accountLockout,
       recordSignInOutcome: (outcome) => app.metrics.signIns.inc({ outcome }),

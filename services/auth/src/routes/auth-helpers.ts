@@ -2,13 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { findUserByUsername, isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "../db/staff.js";
+import { EmailNotStoredError, sendEmailNotStored } from "../plugins/email-queue.js";
 
 /**
  * Public helpers beside Better Auth's routes. POST /api/auth-helpers/reset-by-username: a staff
  * member who knows only their username asks for a reset email. The answer is `{ ok: true }`
  * whatever the username, and the work is the same either way: Better Auth's own
  * request-password-reset runs for the account's address, or for an address no account has (its
- * unknown-account path imitates the known one, and the email is queued after the response).
+ * unknown-account path imitates the known one), and one outbox write is awaited either way: the
+ * reset email, or a decoy row (plugins/email-queue.ts). When that write fails: 503, retry later.
  * Rate limited with the other resets, keyed on this path (plugins/rate-limit, issue 4).
  */
 export default async function authHelperRoutes(app: FastifyInstance) {
@@ -27,15 +29,24 @@ export default async function authHelperRoutes(app: FastifyInstance) {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = await findUserByUsername(app.pg, request.body.username);
       // An account without a real address has nowhere to receive a link: treated as unknown.
       const email =
         user && !isPlaceholderEmail(user.email) ? user.email : `nobody-${randomUUID()}@${PLACEHOLDER_EMAIL_DOMAIN}`;
-      await app.auth.api.requestPasswordReset({
-        body: { email, redirectTo: `${app.config.frontendUrl}/reset-password` },
-        headers: new Headers({ [CLIENT_IP_HEADER]: request.ip }),
-      });
+      try {
+        await app.withEmailsStored(
+          () =>
+            app.auth.api.requestPasswordReset({
+              body: { email, redirectTo: `${app.config.frontendUrl}/reset-password` },
+              headers: new Headers({ [CLIENT_IP_HEADER]: request.ip }),
+            }),
+          { decoy: true },
+        );
+      } catch (error) {
+        if (error instanceof EmailNotStoredError) return sendEmailNotStored(reply);
+        throw error;
+      }
       return { ok: true };
     },
   );

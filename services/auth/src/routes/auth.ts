@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import { CLIENT_IP_HEADER } from "../auth.js";
 import { ErrorCode } from "../errors.js";
+import { watchDependencyFailures } from "../dependency-failures.js";
+import { EMAIL_RETRY_AFTER_SECONDS, EmailNotStoredError } from "../plugins/email-queue.js";
 import { sendDependencyDown, sendError } from "../plugins/errors.js";
 import { judgedPath } from "../request-path.js";
-import { watchDependencyFailures } from "../dependency-failures.js";
 import { isHashingRequest, sendHashingBusy } from "../plugins/password-hashing.js";
 import type { SessionRecord } from "../sessions/directory.js";
 
@@ -138,15 +139,29 @@ async function askBetterAuth(
   // the links of emails from it.
   const url = pathOverride ? `${publicOrigin}${pathOverride}${query}` : `${publicOrigin}${request.url}`;
 
-  const { value: response, dependencyFailed } = await watchDependencyFailures(() =>
-    app.auth.handler(
-      new Request(url, {
-        method: request.method,
-        headers: toWebHeaders(request, publicOrigin),
-        body: body ? new Uint8Array(body) : undefined,
-      }),
-    ),
-  );
+  let response: Response;
+  let dependencyFailed: boolean;
+  try {
+    // The emails Better Auth produces (verification, reset, invitation, notices) are stored in
+    // one write after it answers and before this answer leaves: a 200 means they are durable.
+    // A reset costs that write whether or not the account exists (its timing tells nothing).
+    ({ value: response, dependencyFailed } = await app.withEmailsStored(
+      () =>
+        watchDependencyFailures(() =>
+          app.auth.handler(
+            new Request(url, {
+              method: request.method,
+              headers: toWebHeaders(request, publicOrigin),
+              body: body ? new Uint8Array(body) : undefined,
+            }),
+          ),
+        ),
+      { decoy: new URL(url).pathname === RESET_REQUEST_PATH },
+    ));
+  } catch (error) {
+    if (!(error instanceof EmailNotStoredError)) throw error;
+    return emailNotStoredAnswer();
+  }
   const headers: [string, string][] = [];
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie" && name !== "content-length") headers.push([name, value]);
@@ -157,6 +172,31 @@ async function askBetterAuth(
     cookies: response.headers.getSetCookie(),
     body: response.body ? Buffer.from(await response.arrayBuffer()) : undefined,
     dependencyFailed,
+  };
+}
+
+/** Better Auth's path for a reset email (`forget-password` is forwarded to it). */
+const RESET_REQUEST_PATH = "/api/auth/request-password-reset";
+
+/**
+ * Better Auth did its work but the email it produced could not be stored (PostgreSQL failing or
+ * the outbox locked past the write timeout): the client is told to retry, never told it worked.
+ * Better Auth's own answer is dropped, its cookies with it: a sign-up's account may exist without
+ * a session on this client (signing in, or the retry's 422, tells it so; send-verification-email
+ * asks for the email again); a reset's retry asks for a new link.
+ */
+function emailNotStoredAnswer(): BetterAuthAnswer {
+  return {
+    status: 503,
+    headers: [
+      ["retry-after", String(EMAIL_RETRY_AFTER_SECONDS)],
+      ["content-type", "application/json; charset=utf-8"],
+    ],
+    cookies: [],
+    body: Buffer.from(
+      JSON.stringify({ message: "Service temporarily unavailable: retry shortly", code: ErrorCode.SERVICE_UNAVAILABLE }),
+    ),
+    dependencyFailed: false,
   };
 }
 

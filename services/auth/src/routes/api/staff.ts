@@ -15,6 +15,7 @@ import {
 } from "../../db/staff.js";
 import { withTransaction } from "../../db/transaction.js";
 import { ErrorCode, HttpError } from "../../errors.js";
+import { EmailNotStoredError, sendEmailNotStored } from "../../plugins/email-queue.js";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../password.js";
 
 /**
@@ -133,26 +134,32 @@ export default async function staffRoutes(app: FastifyInstance) {
           detail: { username: username.toLowerCase(), role },
           clientIp: request.ip,
         });
-        return (await findStaffMember(client, clinic.id, userId))!;
+        const member = (await findStaffMember(client, clinic.id, userId))!;
+        // Only a real address hears about the account; a made-up one gets nothing at all. Written
+        // in this transaction: the account and its welcome email exist together, or neither does.
+        if (email) {
+          await app.enqueueEmail(
+            {
+              kind: "welcome",
+              to: email,
+              name,
+              username: member.username ?? username,
+              clinicName: clinic.name,
+              url: `${app.config.frontendUrl}/sign-in`,
+            },
+            client,
+          );
+        }
+        return member;
       }).catch((error: unknown) => {
         // Two requests for one username at once: the unique index decides.
         if (uniqueViolation(error)) throw new HttpError(409, ErrorCode.USERNAME_TAKEN, "This username or email is taken");
+        // The welcome email could not be stored: nothing was created, the admin retries.
+        if (error instanceof EmailNotStoredError) return undefined;
         throw error;
       });
+      if (!created) return sendEmailNotStored(reply);
 
-      // Only a real address hears about the account; a made-up one gets nothing at all.
-      if (email) {
-        app.runInBackground(
-          app.enqueueEmail({
-            kind: "welcome",
-            to: email,
-            name,
-            username: created.username ?? username,
-            clinicName: clinic.name,
-            url: `${app.config.frontendUrl}/sign-in`,
-          }),
-        );
-      }
       return reply.status(201).send({ staff: view(created) });
     },
   );
@@ -258,7 +265,7 @@ export default async function staffRoutes(app: FastifyInstance) {
         response: { 200: oneStaffMember },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { clinic, user: actor, settings } = request.clinicContext;
       const passwordHash = await app.passwordHasher.hash(request.body.password);
       const updated = await withTransaction(app.pg, async (client) => {
@@ -283,19 +290,21 @@ export default async function staffRoutes(app: FastifyInstance) {
           targetUserId: member.userId,
           clientIp: request.ip,
         });
+        // The owner hears of it; the notice commits with the change.
+        if (member.email) {
+          await app.enqueueEmail(
+            { kind: "password-changed", to: member.email, name: member.name, changedAt: new Date().toISOString() },
+            client,
+          );
+        }
         return { ...member, mustChangePassword: settings.staffMustChangePassword };
+      }).catch((error: unknown) => {
+        // The notice could not be stored: the password was not changed, the admin retries.
+        if (error instanceof EmailNotStoredError) return undefined;
+        throw error;
       });
+      if (!updated) return sendEmailNotStored(reply);
       await app.sessions.invalidate(`user:${updated.userId}`);
-      if (updated.email) {
-        app.runInBackground(
-          app.enqueueEmail({
-            kind: "password-changed",
-            to: updated.email,
-            name: updated.name,
-            changedAt: new Date().toISOString(),
-          }),
-        );
-      }
       return { staff: view(updated) };
     },
   );
