@@ -184,7 +184,7 @@ export function authOptions({
           // one while it hashes): a second connection from the pool can deadlock it.
           before: async (session, context) => {
             const facts = context
-              ? await readSessionStartFacts(context.context.adapter, session.userId)
+              ? await readSessionStartFacts(context.context.adapter, pool, session.userId)
               : { disabled: await isUserDisabled(pool, session.userId), soleClinicId: await findSoleClinicId(pool, session.userId) };
             if (facts.disabled) {
               throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
