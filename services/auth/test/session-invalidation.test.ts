@@ -20,6 +20,8 @@ import {
   type TestApp,
 } from "./fixtures/app.js";
 import { startSpareRedis, until } from "./fixtures/spare-redis.js";
+import { SessionDirectory } from "../src/sessions/directory.js";
+import { InvalidationChannel } from "../src/sessions/invalidation.js";
 
 /** What a user of each replica sees for a cookie: get-session, the data API, introspection. */
 async function viewOf(app: FastifyInstance, internal: FastifyInstance, cookie: string) {
@@ -302,4 +304,23 @@ t.test("publish() keeps and waits for nothing, however many invalidations and wh
   await Promise.all(Array.from({ length: 25_000 }, (_, i) => app.sessions.invalidate(`session:gone-${i}`)));
   const elapsed = Date.now() - started;
   t.ok(elapsed < 1000, `25,000 invalidations took ${elapsed} ms`);
+});
+
+t.test("log rows are deleted once every replica has had the retention time to read them, not before", async (t) => {
+  const { app } = await buildTestApp(t);
+  const admin = await adminClient(t);
+  // A row of a transaction long finished (its xid far below any snapshot's xmin).
+  const old = (await admin.query(`INSERT INTO session_invalidation (target, xid) VALUES ('session:long-gone', '3') RETURNING seq::text AS seq`)).rows[0].seq;
+  const exists = async (seq: string) => (await admin.query(`SELECT 1 FROM session_invalidation WHERE seq = $1`, [seq])).rowCount === 1;
+
+  // A channel keeping rows 0 s: its first read prunes what had ended before a snapshot that old.
+  const directory = new SessionDirectory(app.pg, { ttlMs: 60_000, maxBytes: 1 << 20 });
+  const channel = new InvalidationChannel(testDatabaseUrl, directory, app.log, 0);
+  t.teardown(() => channel.close());
+  await until(() => directory.isCaching, "the channel to catch up");
+  t.notOk(await exists(old), "the old row is deleted");
+
+  const recent = (await admin.query(`INSERT INTO session_invalidation (target) VALUES ('session:recent') RETURNING seq::text AS seq`)).rows[0].seq;
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // a read or two later
+  t.ok(await exists(recent), "a row its last pruning snapshot did not see is kept");
 });
