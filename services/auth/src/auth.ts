@@ -168,8 +168,9 @@ export function authOptions({
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
     },
-    // Every change that alters who a session belongs to or what it may do is announced, so that no
-    // replica serves a cached answer about it (introspection and the /api guard read that cache).
+    // Every change that alters who a session belongs to or what it may do is announced to every
+    // replica by PostgreSQL's triggers, in the change's transaction (migration 0005); these hooks
+    // make this replica forget at once, and wait for nothing (sessions/invalidation.ts).
     databaseHooks: {
       user: {
         update: { after: async (user) => invalidate(`user:${user.id}`) },

@@ -41,7 +41,17 @@ t.test("five concurrent migrations of a missing database create it once and leav
     (await db.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'public'`)).rows[0].n;
   const columnCount = await columns();
 
+  const triggers = async () =>
+    (
+      await db.query(
+        `SELECT c.relname AS table FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+          WHERE g.tgname = 'temetro_session_invalidation' ORDER BY c.relname`,
+      )
+    ).rows.map((row) => row.table as string);
+  t.same(await triggers(), ["member", "organization", "session", "user"], "the invalidation triggers, once each");
+
   await migrate(config, logger);
   t.same(await tables(), created, "running it again creates no table");
   t.equal(await columns(), columnCount, "and no column");
+  t.same(await triggers(), ["member", "organization", "session", "user"], "and no trigger");
 });

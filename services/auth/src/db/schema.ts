@@ -78,4 +78,78 @@ export const ownMigrations: OwnMigration[] = [
       CREATE INDEX session_invalidation_created_at ON session_invalidation (created_at);
     `,
   },
+  {
+    // Invalidations written by PostgreSQL itself, in the transaction of the change they announce:
+    // triggers on Better Auth's tables append the row and NOTIFY it, so a change cannot commit
+    // unannounced, whatever happens to a replica or one of its connections (the change fails
+    // instead when the log cannot be written). A trigger's `seq` is taken inside a transaction
+    // that may commit after later ones, so `seq` order is no longer commit order: each row records
+    // its transaction (`xid`), and readers ask for the rows of transactions their last snapshot
+    // did not see yet (sessions/invalidation.ts). `search_path` is pinned so that the functions
+    // find the log whatever the writing connection's setting.
+    id: "0005-session-invalidation-triggers",
+    sql: `
+      ALTER TABLE session_invalidation ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+      CREATE INDEX session_invalidation_xid ON session_invalidation (xid);
+
+      CREATE FUNCTION temetro_announce_invalidation(message text) RETURNS void
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      DECLARE
+        written bigint;
+      BEGIN
+        INSERT INTO session_invalidation (target) VALUES (message) RETURNING seq INTO written;
+        PERFORM pg_notify('temetro_session_invalidation', written::text || ' ' || message);
+      END
+      $fn$;
+
+      CREATE FUNCTION temetro_session_changed() RETURNS trigger
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        PERFORM temetro_announce_invalidation('session:' || OLD."id");
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "session"
+        FOR EACH ROW EXECUTE FUNCTION temetro_session_changed();
+
+      CREATE FUNCTION temetro_user_changed() RETURNS trigger
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        PERFORM temetro_announce_invalidation('user:' || OLD."id");
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "user"
+        FOR EACH ROW EXECUTE FUNCTION temetro_user_changed();
+
+      CREATE FUNCTION temetro_member_changed() RETURNS trigger
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          PERFORM temetro_announce_invalidation('user:' || NEW."userId");
+        ELSE
+          PERFORM temetro_announce_invalidation('user:' || OLD."userId");
+          IF TG_OP = 'UPDATE' THEN
+            IF NEW."userId" IS DISTINCT FROM OLD."userId" THEN
+              PERFORM temetro_announce_invalidation('user:' || NEW."userId");
+            END IF;
+          END IF;
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER temetro_session_invalidation AFTER INSERT OR UPDATE OR DELETE ON "member"
+        FOR EACH ROW EXECUTE FUNCTION temetro_member_changed();
+
+      CREATE FUNCTION temetro_organization_changed() RETURNS trigger
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        PERFORM temetro_announce_invalidation('clinic:' || OLD."id");
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "organization"
+        FOR EACH ROW EXECUTE FUNCTION temetro_organization_changed();
+    `,
+  },
 ];

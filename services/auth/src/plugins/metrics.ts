@@ -107,25 +107,17 @@ export function observeSessionCache(
       this.set(source.bytes());
     },
   });
-  new Gauge({
-    name: "auth_session_invalidations_pending",
-    help: "Session invalidations not yet written to the invalidation log (waiting for PostgreSQL); other replicas may serve stale answers meanwhile",
-    registers: [registry],
-    collect() {
-      this.set(source.invalidations.pending);
-    },
-  });
   mirroredCounter(
     registry,
-    "auth_session_invalidations_failed_total",
-    "Session invalidations whose write to the log failed (each attempt counted); they are retried",
-    () => source.invalidations.failed,
+    "auth_session_invalidations_received_total",
+    "Session invalidations this replica applied from the invalidation log (notifications and polls)",
+    () => source.invalidations.received,
   );
   mirroredCounter(
     registry,
-    "auth_session_invalidations_retried_total",
-    "Session invalidations written after an earlier attempt failed",
-    () => source.invalidations.retried,
+    "auth_session_invalidation_read_failures_total",
+    "Times this replica could not read the invalidation log (connection lost or refused, a poll failing or hanging); its session cache is off until it has caught up again",
+    () => source.invalidations.readFailures,
   );
 }
 

@@ -14,7 +14,7 @@ export interface Sessions {
   /** The session token a Cookie header carries (signature checked), or null. */
   tokenOf(cookieHeader: string | undefined): string | null;
   membership(userId: string, clinicId: string): Promise<ClinicMembership | null>;
-  /** Something changed in PostgreSQL: every replica forgets what it kept about it. */
+  /** Something changed in PostgreSQL: this replica forgets at once (every replica hears of it from the log's triggers). */
   invalidate(message: Invalidation): Promise<void>;
   cookieName: string;
   directory: SessionDirectory;

@@ -2,24 +2,29 @@ import pg from "pg";
 import type { SessionDirectory } from "./directory.js";
 
 /**
- * Tells every replica's SessionDirectory what changed, through PostgreSQL, where the changes
- * themselves are committed. Messages name what to forget: `session:<id>`, `user:<id>`,
- * `clinic:<id>`, or `all`.
+ * Tells every replica's SessionDirectory what changed. Messages name what to forget:
+ * `session:<id>`, `user:<id>`, `clinic:<id>`, or `all`.
  *
- * - Writing: `publish()` forgets locally at once, then one statement appends the message to the
- *   `session_invalidation` log and NOTIFYs it (with its `seq`) in the same transaction, so an
- *   invalidation is announced exactly when it is durable. Writers serialise on an advisory lock,
- *   so `seq` order is commit order. A write that fails (PostgreSQL unreachable, the connection
- *   lost) stays in memory and is retried with backoff until it is written; past
- *   MAX_PENDING messages they collapse into one `all`.
- * - Reading: each replica LISTENs on its own connection and applies every notification. It polls
- *   the log every POLL_INTERVAL_MS (and at once when a notification skips a `seq`), which also
- *   proves the connection alive: every successful poll lets the directory keep answers for
- *   STALE_AFTER_MS more. Losing the connection, or a poll failing or hanging, stops the cache at
- *   once and forgets everything; it resumes only after LISTEN is back and a poll has caught up.
+ * - Writing is PostgreSQL's: triggers on Better Auth's tables (migration 0005) append a row per
+ *   change to the `session_invalidation` log and NOTIFY it (`<seq> <message>`), in the
+ *   transaction of the change. The announcement commits exactly when the change does, through
+ *   whichever connection made it (pooled, a staff route's transaction, psql): no replica-side
+ *   writer, queue or retry exists that could fail, lag or die between a commit and its
+ *   announcement. `publish()` only forgets on this replica at once.
+ * - Reading: each replica LISTENs on its own connection and applies every notification. It also
+ *   polls the log every POLL_INTERVAL_MS, which is the safety net for a notification not
+ *   delivered and the proof that the connection is alive: every successful poll lets the
+ *   directory keep answers for STALE_AFTER_MS more. Losing the connection, or a poll failing or
+ *   hanging, stops the cache at once and forgets everything; it resumes only after LISTEN is back
+ *   and a poll has caught up.
+ * - A trigger takes its `seq` inside a transaction that may commit after transactions that took
+ *   later ones, so "every row above the highest seq read" would miss it. Instead each poll reads
+ *   the rows of the transactions its previous poll's snapshot did not see: `xid >= xmax` of that
+ *   snapshot, or `xid` among its in-progress list (`xip`). A committed row is invisible to one
+ *   poll's snapshot and visible to the next exactly once, so every row is read by one poll, and
+ *   none is missed whatever the order of commits.
  *
- * Redis plays no part: an outage, a restart or an emptied Redis cannot hide a change, and there is
- * no "publisher down while subscribers are up" state, since the announcement is part of the commit.
+ * Redis plays no part: an outage, a restart or an emptied Redis cannot hide a change.
  */
 export type Invalidation = `session:${string}` | `user:${string}` | `clinic:${string}` | "all";
 
@@ -30,52 +35,47 @@ export interface InvalidationLogger {
 
 /** What /metrics reports about the channel. */
 export interface InvalidationStatus {
-  /** Invalidations not yet written to the log (waiting for PostgreSQL). */
-  pending: number;
-  /** Writes of the log that failed (each failed attempt counts its messages). */
-  failed: number;
-  /** Messages written again after a failed attempt. */
-  retried: number;
-  /** Messages written to the log. */
-  written: number;
+  /** Invalidations applied from other replicas (and PostgreSQL): notifications and log rows. */
+  received: number;
+  /** Times the log could not be read (connection lost or refused, a poll failing or hanging): the cache went off. */
+  readFailures: number;
 }
 
 export const INVALIDATION_CHANNEL = "temetro_session_invalidation";
 const POLL_INTERVAL_MS = 1000;
-/** A poll (or a log write) that takes longer than this counts as failed. */
+/** A poll that takes longer than this counts as failed. */
 const QUERY_TIMEOUT_MS = 1000;
 /** How long answers may be served after the last successful poll: one interval plus its timeout, and a margin. */
 const STALE_AFTER_MS = POLL_INTERVAL_MS + QUERY_TIMEOUT_MS + 500;
-/** Longest a publish() makes its caller wait for the log write; the write goes on being retried after. */
-const PUBLISH_WAIT_MS = 2000;
-const MAX_PENDING = 10_000;
-const WRITE_BATCH = 500;
+/** More new rows than this in one poll: forgetting everything is cheaper than applying each. */
+const FORGET_ALL_ABOVE = 1000;
+/** Notified rows remembered so that the poll reading them does not apply them twice. */
+const MAX_NOTIFIED = 10_000;
 const PRUNE_EVERY_MS = 60_000;
-// Any constant shared by every replica; distinct from the migration lock (db/migrate.ts).
-const LOG_LOCK_KEY = 727_465_004;
 
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** Math.max(0, attempt - 1), 2000);
 
-interface PendingMessage {
-  message: Invalidation;
-  attempts: number;
-  written: Promise<void>;
-  resolve: () => void;
+/** What a poll's snapshot did not see: transactions from `xmax` on, and those in progress (`xip`). */
+interface Horizon {
+  xmin: string;
+  xmax: string;
+  xip: string[];
 }
 
 export class InvalidationChannel {
-  readonly status: InvalidationStatus = { pending: 0, failed: 0, retried: 0, written: 0 };
+  readonly status: InvalidationStatus = { received: 0, readFailures: 0 };
   private client: pg.Client | undefined;
-  /** Highest `seq` applied (as a bigint); undefined until the first poll on a connection. */
-  private appliedSeq: bigint | undefined;
-  private pending: PendingMessage[] = [];
-  private writing = false;
-  private writeAttempt = 0;
+  /** Undefined until the first poll on a connection. */
+  private horizon: Horizon | undefined;
+  /** `seq`s applied from notifications whose rows no poll has read yet. */
+  private notified = new Set<string>();
   private polling: Promise<void> | undefined;
   /** Connections lost or refused since the last successful poll: the reconnect backs off with it. */
   private failures = 0;
   private closed = false;
   private lastPruneAt = 0;
+  /** (time, snapshot xmin) pairs, one a prune interval: rows below an old enough xmin may go. */
+  private horizonsSeen: { at: number; xmin: string }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pollTimer: NodeJS.Timeout;
 
@@ -83,7 +83,7 @@ export class InvalidationChannel {
     private readonly databaseUrl: string,
     private readonly directory: SessionDirectory,
     private readonly log: InvalidationLogger,
-    /** Log rows older than this are deleted (the cache's longest lifetime plus a margin). */
+    /** Log rows are kept at least this long after they became visible (then deleted). */
     private readonly retentionSeconds: number,
   ) {
     this.pollTimer = setInterval(() => void this.poll(), POLL_INTERVAL_MS);
@@ -91,34 +91,20 @@ export class InvalidationChannel {
     void this.connect();
   }
 
-  /** Forget locally now; write the message to the log (and so tell every replica). Never throws. */
+  /**
+   * Forget locally now. Every replica (this one included) also hears of the change from the
+   * log, written by PostgreSQL with the change itself: nothing here waits, queues or can fail.
+   */
   async publish(message: Invalidation): Promise<void> {
     this.apply(message);
-    let resolve!: () => void;
-    const written = new Promise<void>((done) => (resolve = done));
-    this.pending.push({ message, attempts: 0, written, resolve });
-    if (this.pending.length > MAX_PENDING) this.collapsePending();
-    this.status.pending = this.pending.length;
-    void this.write();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([written, new Promise<void>((done) => (timer = setTimeout(done, PUBLISH_WAIT_MS)))]);
-    clearTimeout(timer);
   }
 
-  /** Stops listening; gives the invalidations not yet written one last chance (bounded). */
+  /** Stops listening. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pollTimer);
     for (const timer of this.timers) clearTimeout(timer);
     this.directory.stopCaching();
-    if (this.pending.length > 0 && this.client) {
-      void this.write();
-      const deadline = Date.now() + PUBLISH_WAIT_MS;
-      while (this.pending.length > 0 && this.client && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-      if (this.pending.length > 0) {
-        this.log.warn({ pending: this.pending.length }, "closing with session invalidations not written: other replicas may keep stale answers until their TTL");
-      }
-    }
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => {});
@@ -156,6 +142,7 @@ export class InvalidationChannel {
       client.removeAllListeners("end");
       client.end().catch(() => {});
       this.failures += 1;
+      this.status.readFailures += 1;
       if (this.failures === 1) this.log.warn({ err: (error as Error).message }, "session cache off: cannot listen for invalidations");
       this.later(backoffMs(this.failures), () => void this.connect());
       return;
@@ -165,41 +152,36 @@ export class InvalidationChannel {
       return;
     }
     this.client = client;
-    this.appliedSeq = undefined;
+    this.horizon = undefined;
+    this.notified.clear();
     await this.poll();
-    void this.write();
   }
 
   /** The connection is gone (or could not prove itself alive): stop caching, reconnect. */
   private lost(client: pg.Client, error: Error): void {
     if (client !== this.client) return;
     this.failures += 1;
+    this.status.readFailures += 1;
     this.client = undefined;
-    this.appliedSeq = undefined;
+    this.horizon = undefined;
     const wasCaching = this.directory.isCaching;
     this.directory.stopCaching();
-    if (wasCaching) this.log.warn({ err: error.message }, "session cache off: invalidation connection lost");
+    if (wasCaching || this.failures === 1) this.log.warn({ err: error.message }, "session cache off: cannot read the invalidation log");
     client.removeAllListeners("end");
     client.end().catch(() => {});
-    // Writes failing again and again (the log locked, its table missing) back off as well.
-    this.later(backoffMs(Math.max(this.failures, this.writeAttempt)), () => void this.connect());
+    // A log that keeps failing to be read (its table missing, locked) backs off as well.
+    this.later(backoffMs(this.failures), () => void this.connect());
   }
 
   private onNotification(payload: string): void {
     const space = payload.indexOf(" ");
     if (space < 1) return;
-    let seq: bigint;
-    try {
-      seq = BigInt(payload.slice(0, space));
-    } catch {
-      return;
-    }
+    const seq = payload.slice(0, space);
+    if (this.notified.has(seq)) return;
+    if (this.notified.size >= MAX_NOTIFIED) this.notified.clear(); // at worst a later poll applies one again
+    this.notified.add(seq);
+    this.status.received += 1;
     this.apply(payload.slice(space + 1));
-    if (this.appliedSeq === undefined) return;
-    if (seq <= this.appliedSeq) return;
-    if (seq === this.appliedSeq + 1n) this.appliedSeq = seq;
-    // A seq skipped: read the log now rather than at the next tick.
-    else if (seq > this.appliedSeq + 1n) void this.poll();
   }
 
   /** Reads what the log holds beyond what was applied; renews the cache's proof of freshness. */
@@ -213,102 +195,62 @@ export class InvalidationChannel {
     if (!client) return;
     const startedAt = Date.now();
     try {
-      if (this.appliedSeq === undefined) {
-        // Catching up after (re)connecting: the cache was emptied when the connection was lost, so
-        // nothing older needs applying; everything committed after this read is notified.
-        const { rows } = await client.query<{ seq: string }>(`SELECT coalesce(max(seq), 0)::text AS seq FROM session_invalidation`);
-        this.appliedSeq = BigInt(rows[0]!.seq);
+      let horizon: Horizon;
+      if (this.horizon === undefined) {
+        // Catching up after (re)connecting: the cache was emptied when the connection was lost (or
+        // was never filled), so nothing committed before this snapshot needs applying; everything
+        // committed after it is notified, and read by the next poll.
+        const { rows } = await client.query<Horizon>(
+          `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip
+             FROM pg_current_snapshot() AS s`,
+        );
+        horizon = rows[0]!;
       } else {
-        let more = true;
-        while (more) {
-          const after: string = this.appliedSeq.toString();
-          const result = await client.query<{ seq: string; target: string }>(
-            `SELECT seq::text AS seq, target FROM session_invalidation WHERE seq > $1 ORDER BY seq LIMIT 1000`,
-            [after],
-          );
-          for (const row of result.rows) {
-            this.apply(row.target);
-            const seq = BigInt(row.seq);
-            if (this.appliedSeq === undefined || seq > this.appliedSeq) this.appliedSeq = seq;
-          }
-          more = result.rows.length === 1000;
-        }
+        // One statement, one snapshot: the rows it returns are exactly those its snapshot sees
+        // and the previous one did not (their transaction had not started, or was in progress).
+        const { rows } = await client.query<Horizon & { seq: string | null; target: string | null }>(
+          `WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s)
+           SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip, l.seq::text AS seq, l.target
+             FROM snapshot
+             LEFT JOIN session_invalidation l ON l.xid >= $1::xid8 OR l.xid = ANY($2::xid8[])
+            ORDER BY l.seq`,
+          [this.horizon.xmax, this.horizon.xip],
+        );
+        horizon = rows[0]!;
+        const fresh = rows.filter((row) => row.seq !== null && !this.notified.delete(row.seq));
+        this.status.received += fresh.length;
+        if (fresh.length > FORGET_ALL_ABOVE) this.directory.forgetAll();
+        else for (const row of fresh) this.apply(row.target!);
       }
       if (client !== this.client) return;
+      this.horizon = { xmin: horizon.xmin, xmax: horizon.xmax, xip: horizon.xip };
       this.failures = 0;
       const wasCaching = this.directory.isCaching;
       this.directory.renewCaching(startedAt + STALE_AFTER_MS);
       if (!wasCaching && this.directory.isCaching) this.log.info({}, "session cache on: caught up with the invalidation log");
-      if (startedAt - this.lastPruneAt > PRUNE_EVERY_MS) {
+      if (startedAt - this.lastPruneAt >= PRUNE_EVERY_MS) {
         this.lastPruneAt = startedAt;
-        await client.query(`DELETE FROM session_invalidation WHERE created_at < now() - make_interval(secs => $1)`, [
-          this.retentionSeconds,
-        ]);
+        await this.prune(client, startedAt, horizon.xmin);
       }
     } catch (error) {
       this.lost(client, error as Error);
     }
   }
 
-  /** Writes the pending messages to the log, oldest first, in batches; on failure retries with backoff. */
-  private async write(): Promise<void> {
-    if (this.writing) return;
-    this.writing = true;
-    try {
-      while (this.pending.length > 0 && this.client) {
-        const client = this.client;
-        const batch = this.pending.slice(0, WRITE_BATCH);
-        const retries = batch.filter((entry) => entry.attempts > 0).length;
-        for (const entry of batch) entry.attempts += 1;
-        try {
-          // The advisory lock orders writers: a seq is committed before the next one is taken, so
-          // a reader that sees seq N has seen every seq below N that will ever exist.
-          await client.query(
-            `WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)),
-                  written AS (
-                    INSERT INTO session_invalidation (target)
-                    SELECT target FROM ordered, unnest($2::text[]) WITH ORDINALITY AS message(target, position)
-                    ORDER BY position
-                    RETURNING seq, target)
-             SELECT pg_notify($3, seq::text || ' ' || target) FROM written`,
-            [LOG_LOCK_KEY, batch.map((entry) => entry.message), INVALIDATION_CHANNEL],
-          );
-        } catch (error) {
-          this.status.failed += batch.length;
-          this.writeAttempt += 1;
-          if (this.writeAttempt === 1) {
-            this.log.warn({ err: (error as Error).message, pending: this.pending.length }, "session invalidation not written yet: retrying");
-          }
-          // The statement may still be running (a timeout): this connection cannot be trusted with
-          // the next one. A new connection catches up, then writes again.
-          this.lost(client, error as Error);
-          return;
-        }
-        if (this.writeAttempt > 0) this.log.info({}, "session invalidations written again");
-        this.writeAttempt = 0;
-        this.status.retried += retries;
-        this.status.written += batch.length;
-        // By identity: the queue may have been collapsed into `all` while this batch was written.
-        const done = new Set(batch);
-        this.pending = this.pending.filter((entry) => !done.has(entry));
-        this.status.pending = this.pending.length;
-        for (const entry of batch) entry.resolve();
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  /** Too many messages waiting: one `all` says the same in one row. */
-  private collapsePending(): void {
-    const waiting = this.pending;
-    let resolve!: () => void;
-    const written = new Promise<void>((done) => (resolve = done));
-    this.pending = [{ message: "all", attempts: 0, written, resolve }];
-    void written.then(() => {
-      for (const entry of waiting) entry.resolve();
-    });
-    this.log.warn({ collapsed: waiting.length }, "too many session invalidations waiting: every replica will forget everything instead");
+  /**
+   * Deletes the rows every replica has had time to read: those of transactions that had ended
+   * before a snapshot taken at least `retentionSeconds` ago (below its xmin), so visible since.
+   */
+  private async prune(client: pg.Client, now: number, xmin: string): Promise<void> {
+    this.horizonsSeen.push({ at: now, xmin });
+    const cutoff = now - this.retentionSeconds * 1000;
+    let old: { at: number; xmin: string } | undefined;
+    while (this.horizonsSeen.length > 0 && this.horizonsSeen[0]!.at <= cutoff) old = this.horizonsSeen.shift();
+    if (!old) return;
+    this.horizonsSeen.unshift(old); // still the newest old enough for the next prune
+    await client.query(`DELETE FROM session_invalidation WHERE xid < $1::xid8`, [old.xmin]);
   }
 
   private apply(message: string): void {
