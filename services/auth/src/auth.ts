@@ -217,6 +217,13 @@ export function authOptions({
       }),
       // A successful change-password ends the forced first change, and tells the owner.
       after: createAuthMiddleware(async (ctx) => {
+        // A disabled account's sessions are worth nothing, whichever way get-session is asked
+        // (the /api guard and introspection refuse them too: sessions/directory.ts).
+        if (ctx.path === "/get-session") {
+          const returned = ctx.context.returned as { user?: { disabled?: unknown } } | null | undefined;
+          if (returned && !(returned instanceof Response) && returned.user?.disabled === true) return ctx.json(null);
+          return;
+        }
         if (ctx.path !== "/change-password") return;
         const returned = ctx.context.returned;
         if (!returned || isAPIError(returned) || returned instanceof Error || returned instanceof Response) return;

@@ -1,5 +1,6 @@
 // Staff accounts a clinic creates: creation (atomic, username rules), sign-in by username as the API
 // page shows, the forced first password change, password set and removal ending sessions.
+import pg from "pg";
 import t from "tap";
 import {
   addMember,
@@ -317,6 +318,22 @@ t.test("removing a clinic-created account disables it and ends its sessions at o
   const again = await app.inject({ method: "DELETE", url: `/api/staff/${staff.userId}`, headers: { cookie: owner.cookie } });
   t.equal(again.statusCode, 404);
   t.equal(again.json().code, "MEMBER_NOT_FOUND");
+});
+
+t.test("a disabled account's session is no session, however get-session is asked", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const user = await signUp(app);
+  // Disabled by hand (an operator, or a race with a removal): its sessions still exist.
+  const admin = new pg.Client({ connectionString: config.databaseUrl });
+  await admin.connect();
+  await admin.query(`UPDATE "user" SET "disabled" = true WHERE "id" = $1`, [user.userId]);
+  await admin.end();
+  for (const url of ["/api/auth/get-session", "/api/auth/get-session?disableCookieCache=true", "/api/auth/./get-session"]) {
+    const session = await app.inject({ method: "GET", url, headers: { cookie: user.cookie } });
+    t.equal(session.statusCode, 200, url);
+    t.equal(session.json(), null, url);
+  }
+  t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: user.cookie } })).statusCode, 401);
 });
 
 t.test("removing an invited member ends their sessions in this clinic but keeps their account", async (t) => {
