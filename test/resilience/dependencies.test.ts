@@ -39,7 +39,7 @@ t.test("two replicas and a mailer under steady load while PostgreSQL and Redis f
     window.note("PostgreSQL back");
     await checkRecovery(t, deployment, Date.now(), "PostgreSQL's return");
     await sleep(2000);
-    await deployment.heal();
+    for (const action of await deployment.heal()) t.comment(`healing: ${action}`);
     await checkAfterFault(t, deployment, window);
   });
 
@@ -73,7 +73,7 @@ t.test("two replicas and a mailer under steady load while PostgreSQL and Redis f
     window.note("SMTP server answers again");
     await checkRecovery(t, deployment, back, "Redis's return");
     await sleep(3000);
-    await deployment.heal();
+    for (const action of await deployment.heal()) t.comment(`healing: ${action}`);
   }
 
   await t.test("Redis killed under load, back empty (no persistence)", async (t) => {

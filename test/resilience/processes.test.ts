@@ -50,7 +50,7 @@ t.test("two replicas and a mailer under steady load while their processes fail",
       await checkRecovery(t, deployment, a.listeningSince, "listening again", [a]);
     }
     await sleep(2000);
-    await deployment.heal();
+    for (const action of await deployment.heal()) t.comment(`healing: ${action}`);
     await checkAfterFault(t, deployment, window);
   });
 
@@ -101,6 +101,7 @@ t.test("two replicas and a mailer under steady load while their processes fail",
     t.ok(storm.some((answer) => answer.status === 200), "the stormed replica still signed people up");
     await checkRecovery(t, deployment, stormEnded, "the storm", [a, b]);
     await sleep(2000);
+    for (const action of await deployment.heal()) t.comment(`healing: ${action}`);
     await checkAfterFault(t, deployment, window);
   });
 
