@@ -13,7 +13,7 @@ import { Deployment } from "./fixtures/deployment.js";
 const REDIS_OUTAGE_MS = 8000;
 const POSTGRES_OUTAGE_MS = 3000;
 
-// Starting five processes, four faults, and up to 30 s of waiting for owed emails after each.
+// Starting five processes, four faults, and up to 15 s of waiting for owed emails after each.
 t.setTimeout(300_000);
 
 t.test("two replicas and a mailer under steady load while PostgreSQL and Redis fail", async (t) => {
