@@ -6,7 +6,8 @@
 // seconds of the dependency's return.
 import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
-import { beginWindow, checkAfterFault, checkNoEmailTwice, checkNoRevokedSessionActive, checkRecovery, countBy, type FaultWindow } from "./fixtures/checks.js";
+import { checkAfterFault, checkNoEmailTwice, checkNoRevokedSessionActive, checkRecovery, countBy } from "./fixtures/checks.js";
+import { beginWindow, type FaultWindow } from "./fixtures/fault-window.js";
 import { Deployment } from "./fixtures/deployment.js";
 
 /**

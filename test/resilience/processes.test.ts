@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { deliveredMarkKey } from "../../services/mailer/src/worker.js";
-import { beginWindow, checkAfterFault, DELIVERY_BOUND_MS, checkNoEmailTwice, checkNoRevokedSessionActive, checkRecovery, countBy } from "./fixtures/checks.js";
+import { checkAfterFault, checkNoEmailTwice, checkNoRevokedSessionActive, checkRecovery, countBy, DELIVERY_BOUND_MS } from "./fixtures/checks.js";
+import { beginWindow } from "./fixtures/fault-window.js";
 import { Deployment, MAILER_LOCK_DURATION_MS } from "./fixtures/deployment.js";
 import type { Answer } from "./fixtures/load.js";
 import { waitUntil } from "./fixtures/watched-process.js";
