@@ -98,7 +98,7 @@ t.test("two replicas and a mailer under steady load while PostgreSQL and Redis f
   await t.test("over the whole run: no email twice, no revoked session active again", async (t) => {
     await load.stop();
     await sink.allRecorded().catch(() => {});
-    checkNoEmailTwice(t, deployment, load.answers);
+    checkNoEmailTwice(t, deployment, load.answers, deployment.windows);
     checkNoRevokedSessionActive(t, load.answers, deployment.windows);
   });
 });
