@@ -53,5 +53,5 @@ export function isDependencyDown(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && unavailableCodes.has(code)) return true;
   const message = (error as Error | null)?.message ?? "";
-  return /Connection terminated|timeout exceeded when trying to connect|Connection is closed/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|Connection is closed|not queryable/i.test(message);
 }

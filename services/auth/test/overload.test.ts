@@ -170,6 +170,42 @@ t.test("a sign-up whose insert is cut (Better Auth would answer 422 FAILED_TO_CR
   t.equal(retried.statusCode, 200, "the retry signs up");
 });
 
+t.test("a sign-out whose session could not be deleted (connection cut): 503, and the session is not reported ended", async (t) => {
+  const testApp = await buildTestApp(t);
+  const { app, config } = testApp;
+  const user = await signUp(app);
+  const admin = new pg.Client({ connectionString: config.databaseUrl });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+
+  await admin.query("BEGIN");
+  await admin.query(`LOCK TABLE "session" IN ACCESS EXCLUSIVE MODE`);
+  const pending = app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: user.cookie } });
+  let waiting: { pid: number }[] = [];
+  const deadline = Date.now() + 30_000;
+  while (waiting.length === 0 && Date.now() < deadline) {
+    waiting = (await appBackends(admin, adminPid)).filter((backend) => backend.waiting);
+    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.ok(waiting.length > 0, "the sign-out waits for the session table");
+  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
+  await admin.query("ROLLBACK");
+
+  const response = await pending;
+  // Better Auth itself logs the failure and answers 200 with a cleared cookie, while the session
+  // stays valid for a week: the client would believe it had signed out.
+  t.equal(response.statusCode, 503, "not a 200 for a sign-out that did not happen");
+  t.equal(response.headers["retry-after"], "5");
+  t.notOk(response.headers["set-cookie"], "the cookie is kept, so the client can sign out again");
+  const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } });
+  t.not(session.json(), null, "the session is indeed still valid: the 503 told the truth");
+  const again = await app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: user.cookie } });
+  t.equal(again.statusCode, 200, "signing out again works");
+  const after = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } });
+  t.equal(after.json(), null);
+});
+
 t.test("pool settings are the configuration's: DATABASE_POOL_MAX and the connection timeout", async (t) => {
   const { app } = await buildTestApp(t, { env: { DATABASE_POOL_MAX: "7", PASSWORD_HASH_CONCURRENCY: "5", DATABASE_CONNECTION_TIMEOUT_MS: "1500" } });
   t.equal(app.pg.options.max, 7);

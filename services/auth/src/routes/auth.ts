@@ -73,10 +73,10 @@ async function getSession(
     return reply.status(200).send(kept.body);
   }
   const answer = await askBetterAuth(app, publicOrigin, request);
-  if (token && record && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
+  if (token && record && !answer.dependencyFailed && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
     sessionAnswers.set(token, { record, headers: answer.headers, body: answer.body });
   }
-  return sendAnswer(reply, answer);
+  return finishAnswer(request, reply, answer);
 }
 
 async function handleWithBetterAuth(
@@ -105,9 +105,19 @@ async function handleWithBetterAuth(
     if (!admitted) return sendHashingBusy(request, reply, app.metrics.signIns);
     answer = admitted.value;
   }
-  if (answer.dependencyFailed && answer.status >= 400) {
-    // Better Auth answered a database failure as a client error (sign-up's failed insert is 422
-    // FAILED_TO_CREATE_USER): the request was fine, the database was away (dependency-failures.ts).
+  return finishAnswer(request, reply, answer);
+}
+
+/**
+ * Sends Better Auth's answer, unless Better Auth met a database failure it only logged: then the
+ * operation may not have happened, whatever the answer says. Sign-out answers 200 and clears the
+ * cookie when it could not delete the session (which would stay valid); sign-up answers 422
+ * FAILED_TO_CREATE_USER when its insert was cut; get-session 500. Each becomes 503 with
+ * Retry-After, its cookies dropped, so the client keeps what it has and tries again
+ * (dependency-failures.ts).
+ */
+function finishAnswer(request: FastifyRequest, reply: FastifyReply, answer: BetterAuthAnswer) {
+  if (answer.dependencyFailed) {
     return sendDependencyDown(request, reply, new Error(`PostgreSQL failed while Better Auth answered ${answer.status}`));
   }
   if (answer.status >= 500 && answer.status !== 503) request.log.error({ status: answer.status }, "Better Auth answered with a server error");
