@@ -114,12 +114,10 @@ export function createPasswordHasher(
   // The slot of the admitted request the current async context belongs to.
   const admitted = new AsyncLocalStorage<{ hashing: Promise<unknown> }>();
 
-  const threads = threadLimiter(hashingThreads());
-
   async function timed<T>(operation: "hash" | "verify", work: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
     try {
-      return await threads.run(work);
+      return await work();
     } finally {
       state.completed += 1;
       observe?.(operation, Number(process.hrtime.bigint() - started) / 1e9);
@@ -176,36 +174,6 @@ export function createPasswordHasher(
     },
     get refused() {
       return state.refused;
-    },
-  };
-}
-
-/**
- * Hashes running on libuv's threadpool at once: all of its threads but one. The threadpool also
- * runs WebCrypto (Better Auth signs every session cookie with it), DNS lookups and file system
- * calls; with every thread inside a hash for tens of milliseconds, a sign-in whose password was
- * already checked waited behind the next hashes just to sign its cookie, holding its admission
- * slot meanwhile. Two cores are kept just as busy by three threads as by four.
- */
-export function hashingThreads(poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4): number {
-  return Math.max(1, poolSize - 1);
-}
-
-/** At most `limit` pieces of work at once; the rest wait their turn, first come first served. */
-function threadLimiter(limit: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return {
-    async run<T>(work: () => Promise<T>): Promise<T> {
-      if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-      else running += 1;
-      try {
-        return await work();
-      } finally {
-        const next = waiting.shift();
-        if (next) next();
-        else running -= 1;
-      }
     },
   };
 }

@@ -100,21 +100,3 @@ t.test("staff passwords are hashed within the same bound: with every slot taken,
   });
   t.equal(later.statusCode, 201, "with the slot free again, the account is created");
 });
-
-t.test("hashes leave a libuv thread free: a cookie signature (WebCrypto) is not queued behind them", async (t) => {
-  const hasher = createPasswordHasher(8);
-  const hash = await hashPassword(PASSWORD);
-  let verified = 0;
-  const verifications = Array.from({ length: 8 }, () => hasher.verify({ hash, password: PASSWORD }).then(() => (verified += 1)));
-  // What Better Auth does for every session cookie: an HMAC through WebCrypto, on libuv's threadpool.
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode("a-cookie-secret"), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("session-token"));
-  // Queued behind them, it could only start once four hashes had finished (libuv's queue is first
-  // come first served); on its own thread it is done at once (a loaded machine may finish one or two
-  // hashes meanwhile).
-  t.ok(verified < 4, `signed when ${verified} of the eight hashes had finished, not after four of them`);
-  await Promise.all(verifications);
-  t.equal(verified, 8);
-});
