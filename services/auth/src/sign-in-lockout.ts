@@ -56,6 +56,9 @@ export const lockoutKey = (identifier: SignInIdentifier) => `${identifier.kind}:
 const identifierHash = (identifier: SignInIdentifier) =>
   createHash("sha256").update(lockoutKey(identifier)).digest("hex").slice(0, 16);
 
+/** What the before-hook found for a sign-in request, for its after-hook. */
+const recordedBefore = new WeakMap<Request, boolean>();
+
 export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
   const { lockout, log } = options;
   const matcher = (context: { path?: string }) => !!lockout && isSignInPath(context.path);
@@ -70,7 +73,8 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
             const path = ctx.path as SignInPath;
             const identifier = identifierOf(path, ctx.body);
             if (!identifier) return;
-            const remainingMs = await lockout!.remainingLockMs(lockoutKey(identifier));
+            const { remainingLockMs: remainingMs, recorded } = await lockout!.state(lockoutKey(identifier));
+            if (ctx.request) recordedBefore.set(ctx.request, recorded);
             if (remainingMs <= 0) return;
             options.recordOutcome?.("locked");
             log.warn(
@@ -97,6 +101,8 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
             const returned = ctx.context.returned;
             if (!isAPIError(returned)) {
               options.recordOutcome?.("success");
+              // Nothing was recorded when this sign-in began: nothing to forget (a round trip saved).
+              if (ctx.request && recordedBefore.get(ctx.request) === false) return;
               await lockout!.clear(lockoutKey(identifier));
               return;
             }

@@ -70,11 +70,28 @@ export class AccountLockout {
   }
 
   /** Milliseconds the identifier stays locked; 0 when it is not. */
-  remainingLockMs(identifier: string): Promise<number> {
-    const { lock } = this.keysOf(identifier);
+  async remainingLockMs(identifier: string): Promise<number> {
+    return (await this.state(identifier)).remainingLockMs;
+  }
+
+  /**
+   * Whether the identifier is locked, and whether anything at all is recorded against it (failures,
+   * a lockout level): one round trip, so that a successful sign-in with nothing to forget (the
+   * usual case) needs no second one to clear.
+   */
+  state(identifier: string): Promise<{ remainingLockMs: number; recorded: boolean }> {
+    const { failures, level, lock } = this.keysOf(identifier);
     return this.counters.run(
-      async (redis) => Math.max(0, await redis.pttl(lock)),
-      () => Math.max(0, (this.localEntry(identifier)?.lockedUntil ?? 0) - Date.now()),
+      async (redis) => {
+        const answers = await redis.multi().pttl(lock).exists(failures, level).exec();
+        if (!answers || answers.some(([error]) => error)) throw answers?.find(([error]) => error)?.[0] ?? new Error("no answer");
+        const lockMs = Number(answers[0]![1]);
+        return { remainingLockMs: Math.max(0, lockMs), recorded: lockMs > 0 || Number(answers[1]![1]) > 0 };
+      },
+      () => {
+        const entry = this.localEntry(identifier);
+        return { remainingLockMs: Math.max(0, (entry?.lockedUntil ?? 0) - Date.now()), recorded: entry !== undefined };
+      },
     );
   }
 
