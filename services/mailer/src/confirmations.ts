@@ -13,13 +13,14 @@ import type { Logger } from "@temetro/shared";
  * whose rows the relay has already deleted.
  *
  * PostgreSQL is not needed to send: when it cannot be reached the mailer relies on the Redis mark
- * alone (degraded, logged and counted), as it did before.
+ * alone (degraded, logged and counted), as it did before, and retries the confirmations it owes
+ * until PostgreSQL answers again (worker.ts).
  */
 export interface DeliveryConfirmations {
   /** Whether PostgreSQL already records this email as delivered; throws when it cannot be asked. */
   isConfirmed(jobId: string): Promise<boolean>;
-  /** Records the email as delivered; throws when PostgreSQL cannot be reached. */
-  confirm(jobId: string): Promise<void>;
+  /** Records these emails as delivered; throws when PostgreSQL cannot be reached. */
+  confirm(jobIds: string[]): Promise<void>;
   /** Whether PostgreSQL answers (readiness reports it as degraded, never unready). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -64,8 +65,11 @@ export function createDeliveryConfirmations({
       );
       return rows[0]?.delivered === true;
     },
-    async confirm(jobId) {
-      await pool.query("UPDATE email_outbox SET delivered_at = now() WHERE queue_prefix = $1 AND job_id = $2", [queuePrefix, jobId]);
+    async confirm(jobIds) {
+      await pool.query("UPDATE email_outbox SET delivered_at = now() WHERE queue_prefix = $1 AND job_id = ANY($2::text[])", [
+        queuePrefix,
+        jobIds,
+      ]);
     },
     async ping() {
       await pool.query("SELECT 1");

@@ -62,6 +62,15 @@ export function createMailerRegistry(mailer: Mailer, logger: Logger): Registry {
     },
   });
 
+  new Gauge({
+    name: "mailer_delivery_confirmations_pending",
+    help: "Deliveries sent whose confirmation in PostgreSQL waits for it to answer again (retried every second)",
+    registers: [registry],
+    collect() {
+      this.set(mailer.counts().confirmationsPending);
+    },
+  });
+
   const log = logger.child({ component: "metrics" });
   new Gauge({
     name: "mailer_queue_jobs",

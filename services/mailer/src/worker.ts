@@ -39,6 +39,8 @@ export interface MailerCounts {
   confirmationsFailed: number;
   /** Emails sent without asking PostgreSQL first (unreachable): checked against the Redis mark alone. */
   checksDegraded: number;
+  /** Deliveries sent whose confirmation waits for PostgreSQL to answer again (retried every second). */
+  confirmationsPending: number;
   /** sent, retried and failed by kind of email; a job of no known kind counts as `unknown`. */
   byKind: Partial<Record<EmailKind | "unknown", KindCounts>>;
 }
@@ -87,6 +89,12 @@ export function stalledCheckIntervalMs(lockDurationMs: number): number {
 
 export { deliveredMarkKey };
 
+/** How often confirmations PostgreSQL could not take are tried again, and how many per statement. */
+const CONFIRMATION_RETRY_MS = 1000;
+const CONFIRMATION_BATCH = 500;
+/** Confirmations kept in memory for a retry at most (job ids of about 60 bytes). */
+const MAX_PENDING_CONFIRMATIONS = 10_000;
+
 export function startMailer({ config, logger, sender: givenSender, closeTimeoutMs = 20_000 }: MailerOptions): Mailer {
   const log = logger.child({ component: "mailer" });
   const sender =
@@ -131,8 +139,43 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
     log.info("PostgreSQL reachable again: deliveries are confirmed in the outbox again");
   }
 
-  /** Whether this email already went out: confirmed in PostgreSQL, or marked in Redis. */
+  // Deliveries whose confirmation PostgreSQL could not take, by job id: retried every second until
+  // it answers, so that a Redis that loses the marks later does not have them sent again. Bounded:
+  // past it the oldest rely on their Redis mark alone.
+  const unconfirmed = new Set<string>();
+  let confirmationsDropped = false;
+  function owesConfirmation(jobId: string): void {
+    unconfirmed.add(jobId);
+    if (unconfirmed.size <= MAX_PENDING_CONFIRMATIONS) return;
+    unconfirmed.delete(unconfirmed.values().next().value!);
+    if (!confirmationsDropped) {
+      confirmationsDropped = true;
+      log.warn({ max: MAX_PENDING_CONFIRMATIONS }, "too many deliveries wait for PostgreSQL: the oldest rely on their Redis mark alone");
+    }
+  }
+  let retrying: Promise<void> | undefined;
+  async function retryConfirmations(): Promise<void> {
+    const jobIds = [...unconfirmed].slice(0, CONFIRMATION_BATCH);
+    try {
+      await confirmations.confirm(jobIds);
+    } catch (error) {
+      databaseFailed(error);
+      return;
+    }
+    for (const jobId of jobIds) unconfirmed.delete(jobId);
+    if (unconfirmed.size === 0) confirmationsDropped = false;
+    databaseAnswered();
+    log.info({ emails: jobIds.length }, "deliveries confirmed in PostgreSQL after it answered again");
+  }
+  const retryTimer = setInterval(() => {
+    if (unconfirmed.size === 0 || retrying) return;
+    retrying = retryConfirmations().finally(() => (retrying = undefined));
+  }, CONFIRMATION_RETRY_MS);
+  retryTimer.unref();
+
+  /** Whether this email already went out: confirmed in PostgreSQL (or owed to it), or marked in Redis. */
   async function alreadyDelivered(jobId: string, mark: string): Promise<boolean> {
+    if (unconfirmed.has(jobId)) return true;
     try {
       const confirmed = await confirmations.isConfirmed(jobId);
       databaseAnswered();
@@ -201,14 +244,18 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
     // PostgreSQL first: it survives what Redis may lose, and this mailer's Redis commands wait
     // (without a bound) while Redis is away.
     try {
-      await confirmations.confirm(jobId);
+      await confirmations.confirm([jobId]);
       databaseAnswered();
     } catch (error) {
       // The email did go out: the job must not fail (a retry would send it again). The Redis mark
-      // below still records it; only a Redis restarted empty before the relay saw it can double it.
+      // below records it meanwhile, and the confirmation is retried until PostgreSQL answers.
       counts.confirmationsFailed += 1;
+      owesConfirmation(jobId);
       databaseFailed(error);
-      log.warn({ ...fields, err: (error as Error).message }, "email sent but its delivery could not be confirmed in PostgreSQL: recorded in Redis only");
+      log.warn(
+        { ...fields, err: (error as Error).message },
+        "email sent but its delivery could not be confirmed in PostgreSQL: recorded in Redis meanwhile, confirmation retried",
+      );
     }
     await redis.set(mark, "1", "EX", DELIVERED_MARK_SECONDS);
     count(job, "sent");
@@ -231,6 +278,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
   function snapshot(): MailerCounts {
     return {
       ...counts,
+      confirmationsPending: unconfirmed.size,
       byKind: Object.fromEntries(Object.entries(byKind).map(([kind, ofKind]) => [kind, { ...ofKind }])),
     };
   }
@@ -271,6 +319,11 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
         void worker.close(true).catch(() => {});
       }
       sender.close();
+      // One last try for the confirmations still owed (bounded by the pool's timeouts).
+      clearInterval(retryTimer);
+      await retrying;
+      if (unconfirmed.size > 0) await retryConfirmations();
+      if (unconfirmed.size > 0) log.warn({ emails: unconfirmed.size }, "stopping with deliveries not confirmed in PostgreSQL: their Redis marks alone record them");
       await confirmations.close().catch(() => {});
       await queue.close();
       workerConnection.disconnect();

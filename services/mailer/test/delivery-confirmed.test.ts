@@ -4,10 +4,12 @@
 // its row is gone still goes out; and a mailer that cannot reach PostgreSQL still delivers
 // (degraded, on its Redis marks) and says so. Real PostgreSQL, a Redis of the test's own where it
 // is restarted, an in-process SMTP server.
+import { once } from "node:events";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
-import t from "tap";
+import t, { type Test } from "tap";
 import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
 import { buildTestApp, metricSample, signUp, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
 import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
@@ -134,7 +136,7 @@ t.test("a mailer that cannot reach PostgreSQL still delivers, on its Redis marks
   t.equal(mailer.counts().checksDegraded, 1, "checked against the Redis mark alone");
   t.equal(mailer.counts().confirmationsFailed, 1, "its delivery could not be confirmed in PostgreSQL");
   t.match(logText(), /PostgreSQL unreachable: deliveries are checked and recorded by Redis marks alone \(degraded/);
-  t.match(logText(), /email sent but its delivery could not be confirmed in PostgreSQL/);
+  t.match(logText(), /email sent but its delivery could not be confirmed in PostgreSQL: recorded in Redis meanwhile, confirmation retried/);
   t.notMatch(logText(), /secret-token-4711/, "no link in the log");
 
   const http = await buildTestMailerHttp(t, testMailer, config);
@@ -150,4 +152,69 @@ t.test("a mailer that cannot reach PostgreSQL still delivers, on its Redis marks
   await queue.add(job.kind, job, { jobId });
   await waitUntil(() => mailer.counts().duplicatesSkipped === 1, "the duplicate to be recognised");
   t.equal(sink.to(job.to).length, 1, "one copy only");
+});
+
+/** A TCP path to the test's PostgreSQL that the test opens and cuts: closed, nothing listens on its port. */
+class PostgresGate {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private constructor(readonly port: number) {}
+
+  static async create(t: Test): Promise<PostgresGate> {
+    const gate = new PostgresGate(await freePort());
+    t.teardown(() => gate.close());
+    return gate;
+  }
+
+  async open(target: URL): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) });
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on("error", () => {});
+        socket.on("close", () => this.sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(this.port, "127.0.0.1");
+    await once(server, "listening");
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+t.test("PostgreSQL unreachable when the email goes out: the mailer confirms it once PostgreSQL answers again", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const gate = await PostgresGate.create(t);
+  const throughGate = new URL(config.databaseUrl);
+  throughGate.port = String(gate.port);
+  const { mailer, sink, logText } = await startTestMailer(t, config, { overrides: { databaseUrl: throughGate.toString() } });
+
+  const user = await signUp(app);
+  await sink.waitFor(user.email);
+  await waitUntil(() => mailer.counts().confirmationsPending === 1, "the confirmation to wait for PostgreSQL");
+  // The relay waits (the test decides when it runs): the row is owed, not confirmed.
+  await app.emailOutbox.stop();
+  const delivered = async () =>
+    (
+      await app.pg.query<{ delivered: boolean }>("SELECT delivered_at IS NOT NULL AS delivered FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy", [
+        config.redisPrefix,
+      ])
+    ).rows.map((row) => row.delivered);
+  t.same(await delivered(), [false], "not confirmed while PostgreSQL is unreachable");
+
+  await gate.open(new URL(config.databaseUrl));
+  await waitUntil(() => mailer.counts().confirmationsPending === 0, "the confirmation to be retried");
+  t.same(await delivered(), [true], "confirmed once PostgreSQL answers");
+  t.match(logText(), /deliveries confirmed in PostgreSQL after it answered again/);
+  t.match(logText(), /PostgreSQL reachable again/);
+  await app.emailOutbox.flush();
+  t.equal(await outboxRows(app, config.redisPrefix), 0, "the relay deleted the confirmed row");
+  t.equal(sink.to(user.email).length, 1);
 });
