@@ -343,14 +343,21 @@ export class EmailOutbox {
       // Redis has neither the job nor its mark. The mailer may have confirmed the email in
       // PostgreSQL since the claim (its Redis mark lost with the rest): such a row is done, never
       // handed over again.
-      const { rows: confirmed } = await this.options.pool.query<{ id: string }>(
-        "SELECT id FROM email_outbox WHERE id = ANY($1::bigint[]) AND delivered_at IS NOT NULL",
-        [lost.map((row) => row.id)],
-      );
-      const confirmedIds = new Set(confirmed.map((row) => String(row.id)));
-      for (const row of lost.filter((row) => confirmedIds.has(String(row.id)))) {
+      let confirmedIds: Set<string> | undefined;
+      try {
+        const { rows: confirmed } = await this.options.pool.query<{ id: string }>(
+          "SELECT id FROM email_outbox WHERE id = ANY($1::bigint[]) AND delivered_at IS NOT NULL",
+          [lost.map((row) => row.id)],
+        );
+        confirmedIds = new Set(confirmed.map((row) => String(row.id)));
+      } catch (error) {
+        // PostgreSQL cannot tell: nothing is handed over again on a guess; asked again later.
+        this.options.log.warn({ err: (error as Error).message }, "email outbox could not be read");
+      }
+      for (const row of [...lost]) {
+        if (confirmedIds && !confirmedIds.has(String(row.id))) continue;
         lost.splice(lost.indexOf(row), 1);
-        done.push(row);
+        (confirmedIds ? done : waiting).push(row);
       }
     }
     const handedOver = [...fresh, ...lost];
