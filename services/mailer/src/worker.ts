@@ -33,8 +33,8 @@ export interface MailerCounts {
   /** Jobs run again after a crash for an email that had already gone out: not sent twice. */
   duplicatesSkipped: number;
   /**
-   * Emails sent whose delivery could not be confirmed in PostgreSQL (unreachable): only the Redis
-   * mark records them, and a Redis restarted empty may have them sent again.
+   * Emails sent whose delivery could not be confirmed in PostgreSQL (unreachable) when they went
+   * out: their Redis mark records them until a retry reaches PostgreSQL (`confirmationsPending`).
    */
   confirmationsFailed: number;
   /** Emails sent without asking PostgreSQL first (unreachable): checked against the Redis mark alone. */
