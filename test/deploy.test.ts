@@ -87,6 +87,14 @@ for (const overlay of ["dev", "production"]) {
     const mailerContainer = mailer.spec.template.spec.containers[0];
     t.equal(mailerContainer.ports[0].containerPort, Number(named(objects, "ConfigMap", "temetro-auth").data.MAILER_HTTP_PORT));
     t.equal(mailerContainer.readinessProbe.httpGet.path, "/health/ready");
+    // The mailer confirms deliveries in PostgreSQL: it gets DATABASE_URL from the Secret and may reach port 5432.
+    t.ok(
+      mailerContainer.envFrom.some((source: any) => source.secretRef?.name?.startsWith("temetro-auth")),
+      "the mailer reads the Secret (DATABASE_URL, REDIS_URL, SMTP_URL)",
+    );
+    const mailerEgress = named(objects, "NetworkPolicy", "temetro-mailer-egress");
+    const mailerPorts = mailerEgress.spec.egress.flatMap((rule: any) => (rule.ports ?? []).map((port: { port: number }) => port.port));
+    for (const port of [5432, 6379]) t.ok(mailerPorts.includes(port), `the mailer may reach port ${port}`);
 
     const policies = byKind(objects, "NetworkPolicy");
     const denyAll = policies.find((policy) => !policy.spec.ingress && !policy.spec.egress);
@@ -125,6 +133,9 @@ t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and bin
   t.ok(compose.services.postgres.healthcheck, "PostgreSQL has a health check");
   t.match(compose.services.redis.command.join(" "), /--maxmemory-policy noeviction.*--appendonly yes/);
   t.equal(compose.services.auth.depends_on.migrate.condition, "service_completed_successfully");
+  const mailerEnv = compose.services.mailer.environment;
+  t.match(mailerEnv.DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//, "the mailer confirms deliveries in the compose PostgreSQL");
+  t.equal(compose.services.mailer.depends_on.postgres.condition, "service_healthy");
 });
 
 t.test("the Dockerfile installs with every workspace's package.json, as npm ci needs", async (t) => {

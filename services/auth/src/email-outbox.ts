@@ -7,17 +7,24 @@ import { deliveredMarkKey, emailIdempotencyKey, withTimeout, type EmailJob, type
 /**
  * The transactional outbox of emails. PostgreSQL (which every request already depends on) is the
  * source of truth: an email is owed from the moment its row is written until the mailer has
- * confirmed delivery, and only then is the row deleted.
+ * confirmed delivery, and only then is the row deleted. The mailer confirms in this table: right
+ * after the SMTP server accepted an email it sets the row's `delivered_at` (and, as before, a
+ * delivered mark in Redis), and it checks both before sending.
  *
  * The relay, in every replica, moves owed rows onto the BullMQ queue and follows them there:
  * 1. A row not yet handed over is added to the queue, its idempotency key as the job id (a repeated
  *    hand-over is ignored by BullMQ), and marked handed over.
- * 2. A grace period later (`confirmAfterMs`), the relay asks Redis about it, for a whole batch in
- *    one MULTI: the mailer's delivered mark present, or the job failed for good (it waits in
+ * 2. A row the mailer confirmed (`delivered_at` set) is deleted at the relay's next pass, in one
+ *    cheap statement, and is never claimed or handed over again, whatever Redis has lost.
+ * 3. A grace period after the hand-over (`confirmAfterMs`), the relay asks Redis about a row not
+ *    confirmed, for a whole batch in one MULTI: the mailer's delivered mark present (a mailer that
+ *    could not reach PostgreSQL when it confirmed), or the job failed for good (it waits in
  *    BullMQ's failed set for `npm run failed-emails`): the row is deleted. The job still queued or
  *    in flight: asked again a grace period later. Neither the job nor its mark exists any more
- *    (Redis restarted empty, without persistence): the row is handed over again. The mailer checks
- *    the mark before sending, so an email handed over twice still goes out once.
+ *    (Redis restarted empty, without persistence): the row is looked at once more in PostgreSQL
+ *    (the mailer may have confirmed it meanwhile) and, still unconfirmed, handed over again. The
+ *    mailer checks the confirmation and the mark before sending, so an email handed over twice
+ *    still goes out once.
  *
  * Replicas share the table: each pass claims the rows it works on in one statement
  * (`FOR UPDATE SKIP LOCKED`, then `due_at` moved past a lease), so no connection is held while
@@ -60,7 +67,7 @@ export type Queryable = Pick<Pool | PoolClient, "query">;
 export interface OutboxBacklog {
   /** Emails not yet handed over to the queue. */
   pending: number;
-  /** Emails on the queue whose delivery the mailer has not yet confirmed. */
+  /** Emails on the queue whose delivery the mailer has not yet confirmed (confirmed rows wait for the next pass's delete and are not counted). */
   handedOver: number;
   /** Age of the oldest owed email in seconds (0 when nothing is owed). */
   oldestAgeSeconds: number;
@@ -165,6 +172,7 @@ export class EmailOutbox {
    */
   async flush(): Promise<number> {
     await this.running;
+    await this.cleanUp();
     while ((await this.relayBatch()) === this.batchSize);
     return this.waiting();
   }
@@ -184,7 +192,7 @@ export class EmailOutbox {
       `SELECT count(*) FILTER (WHERE handed_over_at IS NULL) AS pending,
               count(*) FILTER (WHERE handed_over_at IS NOT NULL) AS handed_over,
               extract(epoch FROM now() - min(created_at))::float8 AS oldest_age
-         FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy`,
+         FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy AND delivered_at IS NULL`,
       [this.options.queuePrefix],
     );
     const row = rows[0]!;
@@ -213,12 +221,23 @@ export class EmailOutbox {
 
   private async relayAll(): Promise<void> {
     try {
-      await this.options.pool.query("DELETE FROM email_outbox WHERE queue_prefix = $1 AND decoy", [this.options.queuePrefix]);
+      await this.cleanUp();
       while (!this.stopped && (await this.relayBatch()) === this.batchSize);
     } catch (error) {
       // PostgreSQL unreachable: the next poll tries again. Requests report it themselves.
       this.options.log.warn({ err: (error as Error).message }, "email outbox could not be read");
     }
+  }
+
+  /**
+   * Deletes what is no longer owed without asking Redis: decoys, and emails the mailer confirmed
+   * delivered in PostgreSQL (each through its partial index).
+   */
+  private async cleanUp(): Promise<void> {
+    await this.options.pool.query(
+      "DELETE FROM email_outbox WHERE queue_prefix = $1 AND (decoy OR delivered_at IS NOT NULL)",
+      [this.options.queuePrefix],
+    );
   }
 
   /**
@@ -235,7 +254,7 @@ export class EmailOutbox {
       `UPDATE email_outbox SET due_at = now() + make_interval(secs => $3::float8 / 1000)
         WHERE id IN (
           SELECT id FROM email_outbox
-           WHERE queue_prefix = $1 AND NOT decoy AND due_at <= now()
+           WHERE queue_prefix = $1 AND NOT decoy AND due_at <= now() AND delivered_at IS NULL
            ORDER BY due_at, id LIMIT $2
            FOR UPDATE SKIP LOCKED)
         RETURNING id, job_id, job, handed_over_at IS NOT NULL AS handed_over`,
@@ -320,6 +339,27 @@ export class EmailOutbox {
         else lost.push(row);
       });
     }
+    if (lost.length > 0) {
+      // Redis has neither the job nor its mark. The mailer may have confirmed the email in
+      // PostgreSQL since the claim (its Redis mark lost with the rest): such a row is done, never
+      // handed over again.
+      let confirmedIds: Set<string> | undefined;
+      try {
+        const { rows: confirmed } = await this.options.pool.query<{ id: string }>(
+          "SELECT id FROM email_outbox WHERE id = ANY($1::bigint[]) AND delivered_at IS NOT NULL",
+          [lost.map((row) => row.id)],
+        );
+        confirmedIds = new Set(confirmed.map((row) => String(row.id)));
+      } catch (error) {
+        // PostgreSQL cannot tell: nothing is handed over again on a guess; asked again later.
+        this.options.log.warn({ err: (error as Error).message }, "email outbox could not be read");
+      }
+      for (const row of [...lost]) {
+        if (confirmedIds && !confirmedIds.has(String(row.id))) continue;
+        lost.splice(lost.indexOf(row), 1);
+        (confirmedIds ? done : waiting).push(row);
+      }
+    }
     const handedOver = [...fresh, ...lost];
     if (handedOver.length > 0) {
       await withTimeout(
@@ -339,7 +379,7 @@ export class EmailOutbox {
 }
 
 interface RedisOutcome {
-  /** Delivered (marked) or failed for good: no longer owed by the outbox. */
+  /** Delivered (marked in Redis, or confirmed in PostgreSQL since the claim) or failed for good: no longer owed by the outbox. */
   done: ClaimedRow[];
   /** Put on the queue now: new rows, and rows Redis had lost. */
   handedOver: ClaimedRow[];

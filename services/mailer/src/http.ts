@@ -34,7 +34,8 @@ const errorBody = {
 /**
  * The mailer's HTTP listener (MAILER_HTTP_PORT), for Kubernetes' probes and Prometheus only:
  * GET /health/live (the process answers; touches no dependency), GET /health/ready (Redis answers
- * and the worker takes jobs; 503 once shutting down) and GET /metrics (Prometheus text).
+ * and the worker takes jobs; PostgreSQL is reported, as degraded when down, but never makes it
+ * unready; 503 once shutting down) and GET /metrics (Prometheus text).
  */
 export async function buildMailerHttp({ redisUrl, logger, mailer }: MailerHttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -89,7 +90,14 @@ export async function buildMailerHttp({ redisUrl, logger, mailer }: MailerHttpOp
     },
     async (request, reply) => {
       if (shuttingDown) return reply.status(503).send({ error: "Shutting down", code: "SHUTTING_DOWN" });
-      const readiness = await checkReadiness(checks, CHECK_TIMEOUT_MS);
+      const [readiness, database] = await Promise.all([
+        checkReadiness(checks, CHECK_TIMEOUT_MS),
+        // PostgreSQL only confirms deliveries: without it the mailer still sends (Redis marks
+        // alone keep them once), so it is reported as degraded and never makes the mailer unready.
+        checkReadiness({ postgres: () => mailer.pingDatabase() }, CHECK_TIMEOUT_MS),
+      ]);
+      const postgres = database.ready ? "ok" : `degraded: ${database.checks.postgres}`;
+      readiness.checks.postgres = postgres;
       if (readiness.ready) return { status: "ready" as const, checks: readiness.checks };
       request.log.warn({ failing: readiness.failing }, "not ready");
       return reply.status(503).send({

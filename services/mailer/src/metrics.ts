@@ -43,6 +43,34 @@ export function createMailerRegistry(mailer: Mailer, logger: Logger): Registry {
     },
   });
 
+  new Counter({
+    name: "mailer_delivery_confirmations_failed_total",
+    help: "Emails sent whose delivery could not be confirmed in PostgreSQL (unreachable): recorded by their Redis mark only",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(mailer.counts().confirmationsFailed);
+    },
+  });
+  new Counter({
+    name: "mailer_delivery_checks_degraded_total",
+    help: "Emails checked before sending against their Redis mark alone, PostgreSQL being unreachable",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(mailer.counts().checksDegraded);
+    },
+  });
+
+  new Gauge({
+    name: "mailer_delivery_confirmations_pending",
+    help: "Deliveries sent whose confirmation in PostgreSQL waits for it to answer again (retried every second)",
+    registers: [registry],
+    collect() {
+      this.set(mailer.counts().confirmationsPending);
+    },
+  });
+
   const log = logger.child({ component: "metrics" });
   new Gauge({
     name: "mailer_queue_jobs",

@@ -152,4 +152,16 @@ export const ownMigrations: OwnMigration[] = [
         FOR EACH ROW EXECUTE FUNCTION temetro_organization_changed();
     `,
   },
+  {
+    // Delivery confirmed in PostgreSQL, the source of truth (issue 10): the mailer sets
+    // `delivered_at` right after the SMTP server accepted the email, and checks it before sending.
+    // A Redis restarted empty loses the mailer's delivered marks but not this: the relay deletes
+    // confirmed rows and never hands them over again. The partial index keeps the relay's
+    // clean-up of confirmed rows cheap.
+    id: "0006-email-outbox-delivered",
+    sql: `
+      ALTER TABLE email_outbox ADD COLUMN delivered_at timestamptz;
+      CREATE INDEX email_outbox_delivered ON email_outbox (queue_prefix) WHERE delivered_at IS NOT NULL;
+    `,
+  },
 ];
