@@ -90,109 +90,70 @@ t.test("200 concurrent reset requests and sign-ups mixed: no 500, the pool keeps
   await stillServes(t, testApp);
 });
 
-/** The backends of the app's own pool (this test file's database), other than `except`. */
-async function appBackends(admin: pg.Client, except: number): Promise<{ pid: number; waiting: boolean }[]> {
-  const { rows } = await admin.query<{ pid: number; waiting: boolean }>(
-    `SELECT pid, wait_event_type = 'Lock' AS waiting FROM pg_stat_activity
-      WHERE datname = current_database() AND pid <> $1 AND backend_type = 'client backend'`,
-    [except],
-  );
-  return rows;
+/**
+ * What a PostgreSQL restart does to a connection in use, played on one request: `lock` (run in a
+ * transaction of the test's own) makes the request's query wait, its backend is then terminated
+ * (57P01, then the socket closes), and the lock is released. Resolves with the request's answer.
+ */
+async function cutWhileWaiting<T>(t: Test, databaseUrl: string, lock: string, send: () => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+  await admin.query("BEGIN");
+  await admin.query(lock);
+  const answer = send();
+  // Bounded (a loaded CI machine can be slow to get there), never a figure of speed.
+  let waiting: { pid: number }[] = [];
+  const deadline = Date.now() + 30_000;
+  while (waiting.length === 0 && Date.now() < deadline) {
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> $1 AND backend_type = 'client backend' AND wait_event_type = 'Lock'`,
+      [adminPid],
+    );
+    waiting = rows;
+    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.ok(waiting.length > 0, "the request waits on the lock");
+  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
+  await admin.query("ROLLBACK");
+  return answer;
 }
 
 t.test("a connection cut while Better Auth's transaction holds it: 503 with Retry-After, and the process lives on", async (t) => {
   const testApp = await buildTestApp(t);
   const { app, config } = testApp;
-  const admin = new pg.Client({ connectionString: config.databaseUrl });
-  await admin.connect();
-  t.teardown(() => admin.end());
-  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-
-  // Hold sign-up inside its transaction: the user table is locked, so its insert waits.
-  await admin.query("BEGIN");
-  await admin.query(`LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE`);
-  const pending = app.inject({
-    method: "POST",
-    url: "/api/auth/sign-up/email",
-    payload: { name: "Cut Off", email: uniqueEmail("cut"), password: PASSWORD },
-  });
-  let waiting: { pid: number }[] = [];
-  // Bounded (a loaded CI machine can be slow to get there), never a figure of speed.
-  const deadline = Date.now() + 30_000;
-  while (waiting.length === 0 && Date.now() < deadline) {
-    waiting = (await appBackends(admin, adminPid)).filter((backend) => backend.waiting);
-    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  t.ok(waiting.length > 0, "the sign-up waits inside its transaction");
-  // What a PostgreSQL restart does to a connection in use: 57P01, then the socket closes.
-  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
-  await admin.query("ROLLBACK");
-
-  const response = await pending;
+  // Sign-up's transaction waits on the user table; the cut lands while it holds its connection.
+  const response = await cutWhileWaiting(t, config.databaseUrl, `LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE`, () =>
+    app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Off", email: uniqueEmail("cut"), password: PASSWORD } }),
+  );
   t.equal(response.statusCode, 503, "the cut becomes a 503, not a bare 500");
   t.equal(response.headers["retry-after"], "5");
   t.same(response.json(), { error: "Service temporarily unavailable", code: "SERVICE_UNAVAILABLE" });
   t.notMatch(response.body, /terminat|57P01|stack/i, "nothing of the internals in the answer");
-
   // Still alive (an unhandled 'error' on the cut client would have ended this process) and serving.
   await stillServes(t, testApp);
 });
 
 t.test("a sign-up whose insert is cut (Better Auth would answer 422 FAILED_TO_CREATE_USER): 503 with Retry-After", async (t) => {
-  const testApp = await buildTestApp(t);
-  const { app, config } = testApp;
-  const admin = new pg.Client({ connectionString: config.databaseUrl });
-  await admin.connect();
-  t.teardown(() => admin.end());
-  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-
-  // Reads pass, the insert waits: the cut lands inside Better Auth's createUser, which it catches.
-  await admin.query("BEGIN");
-  await admin.query(`LOCK TABLE "user" IN SHARE MODE`);
+  const { app, config } = await buildTestApp(t);
   const email = uniqueEmail("cut-insert");
-  const pending = app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Insert", email, password: PASSWORD } });
-  let waiting: { pid: number }[] = [];
-  const deadline = Date.now() + 30_000;
-  while (waiting.length === 0 && Date.now() < deadline) {
-    waiting = (await appBackends(admin, adminPid)).filter((backend) => backend.waiting);
-    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  t.ok(waiting.length > 0, "the sign-up's insert waits");
-  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
-  await admin.query("ROLLBACK");
-
-  const response = await pending;
+  const signUpRequest = () => app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Insert", email, password: PASSWORD } });
+  // Reads pass, the insert waits: the cut lands inside Better Auth's createUser, which it catches.
+  const response = await cutWhileWaiting(t, config.databaseUrl, `LOCK TABLE "user" IN SHARE MODE`, signUpRequest);
   t.equal(response.statusCode, 503, "not a 422 the client would take as final");
   t.equal(response.headers["retry-after"], "5");
   t.equal(response.json().code, "SERVICE_UNAVAILABLE");
   // Nothing was created: the same sign-up, retried, succeeds.
-  const retried = await app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Cut Insert", email, password: PASSWORD } });
-  t.equal(retried.statusCode, 200, "the retry signs up");
+  t.equal((await signUpRequest()).statusCode, 200, "the retry signs up");
 });
 
 t.test("a sign-out whose session could not be deleted (connection cut): 503, and the session is not reported ended", async (t) => {
-  const testApp = await buildTestApp(t);
-  const { app, config } = testApp;
+  const { app, config } = await buildTestApp(t);
   const user = await signUp(app);
-  const admin = new pg.Client({ connectionString: config.databaseUrl });
-  await admin.connect();
-  t.teardown(() => admin.end());
-  const adminPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-
-  await admin.query("BEGIN");
-  await admin.query(`LOCK TABLE "session" IN ACCESS EXCLUSIVE MODE`);
-  const pending = app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: user.cookie } });
-  let waiting: { pid: number }[] = [];
-  const deadline = Date.now() + 30_000;
-  while (waiting.length === 0 && Date.now() < deadline) {
-    waiting = (await appBackends(admin, adminPid)).filter((backend) => backend.waiting);
-    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  t.ok(waiting.length > 0, "the sign-out waits for the session table");
-  for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
-  await admin.query("ROLLBACK");
-
-  const response = await pending;
+  const signOut = () => app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: user.cookie } });
+  const response = await cutWhileWaiting(t, config.databaseUrl, `LOCK TABLE "session" IN ACCESS EXCLUSIVE MODE`, signOut);
   // Better Auth itself logs the failure and answers 200 with a cleared cookie, while the session
   // stays valid for a week: the client would believe it had signed out.
   t.equal(response.statusCode, 503, "not a 200 for a sign-out that did not happen");
@@ -200,8 +161,7 @@ t.test("a sign-out whose session could not be deleted (connection cut): 503, and
   t.notOk(response.headers["set-cookie"], "the cookie is kept, so the client can sign out again");
   const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } });
   t.not(session.json(), null, "the session is indeed still valid: the 503 told the truth");
-  const again = await app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie: user.cookie } });
-  t.equal(again.statusCode, 200, "signing out again works");
+  t.equal((await signOut()).statusCode, 200, "signing out again works");
   const after = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } });
   t.equal(after.json(), null);
 });
