@@ -4,12 +4,12 @@ import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
 import { accessControl, roles } from "./access.js";
-import { findMembership, findSoleClinicId } from "./db/clinics.js";
+import { findMembership } from "./db/clinics.js";
 import type { Invalidation } from "./sessions/invalidation.js";
 import type { AccountLockout } from "./limits/account-lockout.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
 import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
-import { isPlaceholderEmail, isUserDisabled } from "./db/staff.js";
+import { isPlaceholderEmail } from "./db/staff.js";
 import { readSessionStartFacts } from "./db/session-start.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
@@ -184,9 +184,7 @@ export function authOptions({
           // Read on the connection of the transaction the session is created in (sign-up holds
           // one while it hashes): a second connection from the pool can deadlock it.
           before: async (session, context) => {
-            const facts = context
-              ? await readSessionStartFacts(context.context.adapter, pool, session.userId)
-              : { disabled: await isUserDisabled(pool, session.userId), soleClinicId: await findSoleClinicId(pool, session.userId) };
+            const facts = await readSessionStartFacts(context?.context.adapter, pool, session.userId);
             if (facts.disabled) {
               throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
             }

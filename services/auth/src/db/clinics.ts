@@ -5,15 +5,6 @@ import type { Pool } from "pg";
  * Table and column names are Better Auth's (camelCase, quoted).
  */
 
-/** The clinic id when the user belongs to exactly one clinic, otherwise null. */
-export async function findSoleClinicId(pool: Pool, userId: string): Promise<string | null> {
-  const { rows } = await pool.query<{ organizationId: string }>(
-    `SELECT "organizationId" FROM "member" WHERE "userId" = $1 LIMIT 2`,
-    [userId],
-  );
-  return rows.length === 1 ? rows[0]!.organizationId : null;
-}
-
 export interface Membership {
   clinic: { id: string; name: string; slug: string };
   role: string;

@@ -18,9 +18,14 @@ export interface SessionStartFacts {
   soleClinicId: string | null;
 }
 
-export async function readSessionStartFacts(adapter: DBTransactionAdapter, pool: Pool, userId: string): Promise<SessionStartFacts> {
+export async function readSessionStartFacts(
+  /** Better Auth's adapter of the request (absent when a session is created outside one). */
+  adapter: DBTransactionAdapter | undefined,
+  pool: Pool,
+  userId: string,
+): Promise<SessionStartFacts> {
   const inTransaction = (await getCurrentDBAdapterAsyncLocalStorage()).getStore()?.isTransactionActive === true;
-  if (!inTransaction) {
+  if (!adapter || !inTransaction) {
     const { rows } = await pool.query<{ disabled: boolean | null; clinics: string[] | null }>(
       `SELECT u."disabled",
               ARRAY(SELECT m."organizationId" FROM "member" m WHERE m."userId" = u."id" LIMIT 2) AS clinics

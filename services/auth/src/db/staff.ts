@@ -189,11 +189,6 @@ export async function endRemovedMemberAccess(
   }
 }
 
-export async function isUserDisabled(db: Pool, userId: string): Promise<boolean> {
-  const { rows } = await db.query<{ disabled: boolean | null }>(`SELECT "disabled" FROM "user" WHERE "id" = $1`, [userId]);
-  return rows[0]?.disabled === true;
-}
-
 /** The user behind a username (any case), with their address. */
 export async function findUserByUsername(db: Pool, username: string): Promise<{ id: string; email: string } | null> {
   const { rows } = await db.query<{ id: string; email: string }>(
