@@ -2,21 +2,21 @@ import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { createMetricsRegistry, type Config, type Logger } from "@temetro/shared";
-import accountLockout from "./plugins/account-lockout.js";
-import betterAuth from "./plugins/better-auth.js";
+import accountLockout from "./sign-in/lockout-plugin.js";
+import betterAuth from "./auth/plugin.js";
 import db from "./plugins/db.js";
-import emailQueue from "./plugins/email-queue.js";
+import emailQueue from "./email/plugin.js";
 import { ErrorCode } from "./errors.js";
 import errors, { sendError } from "./plugins/errors.js";
 import health from "./plugins/health.js";
-import limiterStore from "./plugins/limiter-store.js";
+import limiterStore from "./sign-in/limits-redis.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
-import passwordHashing from "./plugins/password-hashing.js";
-import rateLimit from "./plugins/rate-limit.js";
-import sessions from "./plugins/sessions.js";
-import dataRoutes from "./routes/api/index.js";
-import authHelperRoutes from "./routes/auth-helpers.js";
-import authRoutes from "./routes/auth.js";
+import passwordHashing from "./sign-in/hashing-admission.js";
+import rateLimit from "./sign-in/rate-limits.js";
+import sessions from "./sessions/plugin.js";
+import dataRoutes from "./clinics/routes/index.js";
+import authHelperRoutes from "./auth/reset-by-username.js";
+import authRoutes from "./auth/routes.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import errors from "./plugins/errors.js";
 import metrics from "./plugins/metrics.js";
-import introspectRoutes from "./routes/internal/introspect.js";
+import introspectRoutes from "./sessions/introspection.js";
 
 /**
  * The cluster-internal listener (INTERNAL_PORT): what other temetro services and Prometheus ask,

@@ -1,7 +1,7 @@
 // The /api/* guard: 401 without a session, 403 without an active clinic or membership or
 // permission, 200 with them; and the clinic chosen at sign-in.
 import t from "tap";
-import clinicGuard from "../src/plugins/clinic-guard.js";
+import clinicGuard from "../src/clinics/guard.js";
 import {
   addMember,
   buildTestApp,

@@ -2,7 +2,7 @@
 // once instead of queueing without limit.
 import { isAPIError } from "better-auth/api";
 import t from "tap";
-import { createPasswordHasher, hashPassword } from "../src/password.js";
+import { createPasswordHasher, hashPassword } from "../src/sign-in/password-hasher.js";
 import { buildTestApp, createClinic, PASSWORD, signUp, uniqueUsername } from "./fixtures/app.js";
 
 t.test("past the bound a hash is refused at once, and the slots free again", async (t) => {
@@ -56,7 +56,7 @@ t.test("a burst of sign-ins past the bound gets 503 with Retry-After; none waits
 });
 
 t.test("every spelling of a hashing route is admitted as one (dot segments, case, slashes, encoding)", async (t) => {
-  const { isHashingRequest } = await import("../src/plugins/password-hashing.js");
+  const { isHashingRequest } = await import("../src/sign-in/hashing-admission.js");
   const asRequest = (method: string, url: string) => ({ method, url }) as Parameters<typeof isHashingRequest>[0];
   for (const url of [
     "/api/auth/sign-in/email",

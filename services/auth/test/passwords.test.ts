@@ -1,7 +1,7 @@
 // Password policy and storage: length 12..128, argon2id PHC strings, Better Auth's scrypt hashes still verifying.
 import { hashPassword as betterAuthScryptHash } from "better-auth/crypto";
 import t from "tap";
-import { verifyPassword } from "../src/password.js";
+import { verifyPassword } from "../src/sign-in/password-hasher.js";
 import { buildTestApp, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
 
 t.test("a password of 11 characters is refused, 12 accepted; 128 accepted, 129 refused", async (t) => {

@@ -2,7 +2,7 @@
 // table the issue defines) rather than picked by hand.
 import { readFileSync } from "node:fs";
 import t from "tap";
-import { grants, manageStaff, permissionsOf, roles, transferOwnership, type PermissionRequest } from "../src/access.js";
+import { grants, manageStaff, permissionsOf, roles, transferOwnership, type PermissionRequest } from "../src/clinics/roles.js";
 import { addMember, buildTestApp, createClinic, createStaff, PASSWORD, signUp, uniqueUsername } from "./fixtures/app.js";
 
 /** The README's role table: role -> resource -> actions. */
@@ -24,7 +24,7 @@ function readmeRoleTable(): Map<string, Map<string, string[]>> {
 
 const table = readmeRoleTable();
 
-t.test("access.ts grants exactly what the README's role table says, for all seven roles", async (t) => {
+t.test("clinics/roles.ts grants exactly what the README's role table says, for all seven roles", async (t) => {
   t.same([...table.keys()].sort(), Object.keys(roles).sort());
   for (const [role, resources] of table) {
     const granted = permissionsOf(role);

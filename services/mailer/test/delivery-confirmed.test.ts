@@ -12,7 +12,7 @@ import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
 import { buildTestApp, metricSample, signUp, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
+import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import type {} from "../../auth/src/plugins/metrics.js"; // and its metrics
 import type {} from "../../auth/src/plugins/db.js"; // and its PostgreSQL pool
 import { resendFailedEmails } from "../src/failed-jobs.js";
@@ -38,7 +38,7 @@ async function handedOverAgain(app: FastifyInstance): Promise<number | undefined
   return metricSample(await app.metrics.registry.metrics(), "auth_email_outbox_handed_over_again_total", {});
 }
 
-/** The relay's grace period before it asks Redis whether a handed-over email went out (email-outbox.ts). */
+/** The relay's grace period before it asks Redis whether a handed-over email went out (email/outbox.ts). */
 const CONFIRM_AFTER_MS = 10_000;
 
 t.test("emails delivered, then Redis restarted empty before the relay's confirmation pass: none is delivered a second time, and the rows leave the outbox", async (t) => {

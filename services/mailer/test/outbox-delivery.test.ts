@@ -16,7 +16,7 @@ import {
   uniqueEmail,
 } from "../../auth/test/fixtures/app.js";
 import { startServer } from "../../auth/test/fixtures/server.js";
-import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
+import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import type {} from "../../auth/src/plugins/metrics.js"; // and its metrics
 import { startTestMailer } from "./fixtures/mailer.js";
 import { OwnRedis } from "./fixtures/redis-server.js";

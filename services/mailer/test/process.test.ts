@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import t, { type Test } from "tap";
 import type { Config } from "@temetro/shared";
 import { buildTestApp, signUp, testConfig, testRedisUrl } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
+import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import { deliveredMarkKey } from "../src/worker.js";
 import { OwnRedis } from "./fixtures/redis-server.js";
 import { SmtpSink } from "./fixtures/smtp-sink.js";

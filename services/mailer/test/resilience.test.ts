@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import t from "tap";
 import { emailIdempotencyKey, type Config, type EmailJob } from "@temetro/shared";
 import { buildTestApp, signUp, uniqueEmail } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/plugins/email-queue.js"; // the app's email decorators
+import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import { startTestMailer } from "./fixtures/mailer.js";
 import { OwnRedis } from "./fixtures/redis-server.js";
 

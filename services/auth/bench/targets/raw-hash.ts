@@ -1,7 +1,7 @@
 // The raw argon2id rate of this machine: the service's own hash function and parameters, with as
 // many hashes in flight as the service allows (PASSWORD_HASH_CONCURRENCY), and nothing else
 // running in the process. Prints `{ "rate": hashes per second }`.
-import { hashPassword } from "../../src/password.js";
+import { hashPassword } from "../../src/sign-in/password-hasher.js";
 
 const seconds = Number(process.env.BENCH_DURATION ?? 6);
 const inFlight = Number(process.env.PASSWORD_HASH_CONCURRENCY ?? 8);

@@ -1,7 +1,7 @@
 import { getMigrations } from "better-auth/db/migration";
 import pg from "pg";
 import type { Config, Logger } from "@temetro/shared";
-import { authOptions } from "../auth.js";
+import { authOptions } from "../auth/options.js";
 import { ownMigrations } from "./schema.js";
 
 // Any constant shared by every replica and the migration Job; pg_advisory_lock takes a bigint.

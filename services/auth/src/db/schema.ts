@@ -11,7 +11,7 @@ export interface OwnMigration {
 
 export const ownMigrations: OwnMigration[] = [
   {
-    // Security-relevant events of a clinic (db/audit.ts). No foreign keys: the record outlives the
+    // Security-relevant events of a clinic (clinics/audit.ts). No foreign keys: the record outlives the
     // users and clinics it names.
     id: "0001-audit-event",
     sql: `
@@ -29,7 +29,7 @@ export const ownMigrations: OwnMigration[] = [
     `,
   },
   {
-    // The transactional outbox of emails (email-outbox.ts): an email is written here first and
+    // The transactional outbox of emails (email/outbox.ts): an email is written here first and
     // moved onto the BullMQ queue by the relay, so none is lost while Redis is unreachable.
     // `queue_prefix` is the REDIS_PREFIX of the queue it belongs to: deployments (or test apps)
     // sharing one database each relay only their own emails.

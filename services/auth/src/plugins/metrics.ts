@@ -1,7 +1,7 @@
 import fp from "fastify-plugin";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { Registry } from "@temetro/shared";
-import type { CounterStoreStatus } from "../limits/counter-store.js";
+import type { CounterStoreStatus } from "../sign-in/counter-store.js";
 import type { InvalidationStatus } from "../sessions/invalidation.js";
 
 /** The auth service's instruments; served as Prometheus text on the internal port (/metrics). */
@@ -51,7 +51,7 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   };
 }
 
-/** Records every response's latency. Sign-in outcomes are counted where they are known (sign-in-lockout.ts, rate-limit.ts). */
+/** Records every response's latency. Sign-in outcomes are counted where they are known (sign-in/lockout.ts, rate-limit.ts). */
 export default fp(
   async (app, options: { metrics: AuthMetrics }) => {
     const { metrics } = options;

@@ -1,6 +1,6 @@
 import fp from "fastify-plugin";
 import type { Config } from "@temetro/shared";
-import { createAuth, type Auth } from "../auth.js";
+import { createAuth, type Auth } from "./options.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { ErrorCode } from "../errors.js";
-import { createPasswordHasher, HASHING_BUSY_MESSAGE, HASHING_BUSY_RETRY_AFTER_SECONDS, type PasswordHasher } from "../password.js";
+import { createPasswordHasher, HASHING_BUSY_MESSAGE, HASHING_BUSY_RETRY_AFTER_SECONDS, type PasswordHasher } from "./password-hasher.js";
 import { judgedPath } from "../request-path.js";
 
 declare module "fastify" {
   interface FastifyInstance {
-    /** This process's bounded password hashing (see password.ts). */
+    /** This process's bounded password hashing (see sign-in/password-hasher.ts). */
     passwordHasher: PasswordHasher;
   }
 }
@@ -38,7 +38,7 @@ export function sendHashingBusy(request: FastifyRequest, reply: FastifyReply, si
  * that would hash is answered 503 on arrival, before its body is read, its rate-limit count is
  * taken from Redis or anything else runs. Under a storm the shed requests then cost next to
  * nothing, and the CPU goes to the hashes of the admitted ones. The slot itself is taken by the
- * route (routes/auth.ts), for the whole time Better Auth handles the request.
+ * route (auth/routes.ts), for the whole time Better Auth handles the request.
  */
 export default fp(
   async (app, options: { concurrency: number }) => {

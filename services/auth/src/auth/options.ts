@@ -3,20 +3,20 @@ import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
 import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
 import type { Config, EmailJob } from "@temetro/shared";
-import { accessControl, roles } from "./access.js";
-import { findMembership } from "./db/clinics.js";
-import type { Invalidation } from "./sessions/invalidation.js";
-import type { AccountLockout } from "./limits/account-lockout.js";
-import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "./password.js";
-import { signInLockout, type SignInIdentifier, type SignInOutcome } from "./sign-in-lockout.js";
-import { isPlaceholderEmail } from "./db/staff.js";
-import { readSessionStartFacts } from "./db/session-start.js";
+import { accessControl, roles } from "../clinics/roles.js";
+import { findMembership } from "../clinics/membership-store.js";
+import type { Invalidation } from "../sessions/invalidation.js";
+import type { AccountLockout } from "../sign-in/lockout-counts.js";
+import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "../sign-in/password-hasher.js";
+import { signInLockout, type SignInIdentifier, type SignInOutcome } from "../sign-in/lockout.js";
+import { isPlaceholderEmail } from "../clinics/staff-store.js";
+import { readSessionStartFacts } from "../sessions/session-start.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
-import { membershipHooks, refuseUnassignableRole } from "./membership-rules.js";
+import { membershipHooks, refuseUnassignableRole } from "../clinics/membership-rules.js";
 
 /**
  * The one place Better Auth is configured: plugins, roles, hooks, email senders.
- * Fastify glue lives in routes/auth.ts; this module knows nothing of Fastify.
+ * Fastify glue lives in auth/routes.ts; this module knows nothing of Fastify.
  */
 
 /** Header through which the Fastify adapter hands Better Auth the client address it trusts. */
@@ -33,7 +33,7 @@ export interface AuthDeps {
   pool: Pool;
   logger: AuthLogger;
   /**
-   * Stores an email in the outbox. Inside a request (plugins/email-queue.ts, `withEmailsStored`)
+   * Stores an email in the outbox. Inside a request (email/plugin.ts, `withEmailsStored`)
    * it only joins the request's emails, which are written once, before the answer: the senders
    * below never fail, so Better Auth (which swallows a sender's error) cannot answer 200 for an
    * email that was not stored.
@@ -161,7 +161,7 @@ export function authOptions({
     // @fastify/rate-limit does the limiting, keyed on the address Fastify trusts (issue 4).
     rateLimit: { enabled: false },
     advanced: {
-      // No backgroundTasks: emails are stored before the answer (routes/auth.ts), so a 200 means
+      // No backgroundTasks: emails are stored before the answer (auth/routes.ts), so a 200 means
       // the email is durable. The reset routes cost one write whether or not the account exists.
       // The same origin checks in tests as in production (Better Auth skips them under NODE_ENV=test).
       disableOriginCheck: false,

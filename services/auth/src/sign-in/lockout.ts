@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { BASE_ERROR_CODES, type BetterAuthPlugin } from "better-auth";
 import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
 import { USERNAME_ERROR_CODES } from "better-auth/plugins/username";
-import type { AccountLockout } from "./limits/account-lockout.js";
+import type { AccountLockout } from "./lockout-counts.js";
 
 /**
  * Per-account brute-force protection as a Better Auth plugin, around its two password sign-ins.

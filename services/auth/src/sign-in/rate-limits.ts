@@ -3,7 +3,7 @@ import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { RateLimits } from "@temetro/shared";
 import { ErrorCode, HttpError } from "../errors.js";
-import { sharedOrLocalStore } from "../limits/rate-limit-store.js";
+import { sharedOrLocalStore } from "./rate-limit-store.js";
 import { judgedPath } from "../request-path.js";
 
 /**

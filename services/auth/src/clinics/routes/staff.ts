@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { grants, manageStaff, OWNER_ROLE, permissionsOf, providerPermission, assignableRoles, staffAccountRoles } from "../../access.js";
-import { AuditAction, recordAuditEvent } from "../../db/audit.js";
+import { grants, manageStaff, OWNER_ROLE, permissionsOf, providerPermission, assignableRoles, staffAccountRoles } from "../roles.js";
+import { AuditAction, recordAuditEvent } from "../audit.js";
 import {
   deleteAllSessions,
   deleteMembership,
@@ -12,11 +12,11 @@ import {
   setPasswordHash,
   updateMemberRole,
   type StaffMember,
-} from "../../db/staff.js";
+} from "../staff-store.js";
 import { withTransaction } from "../../db/transaction.js";
 import { ErrorCode, HttpError } from "../../errors.js";
-import { EmailNotStoredError, sendEmailNotStored } from "../../plugins/email-queue.js";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../password.js";
+import { EmailNotStoredError, sendEmailNotStored } from "../../email/plugin.js";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../sign-in/password-hasher.js";
 
 /**
  * The clinic's people: staff accounts the clinic creates (they sign in by username), the member

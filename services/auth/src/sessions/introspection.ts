@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { permissionsOf } from "../../access.js";
-import { ErrorCode, HttpError } from "../../errors.js";
-import type { ClinicMembership, SessionRecord } from "../../sessions/directory.js";
+import { permissionsOf } from "../clinics/roles.js";
+import { ErrorCode, HttpError } from "../errors.js";
+import type { ClinicMembership, SessionRecord } from "./directory.js";
 
 const introspectBody = {
   type: "object",

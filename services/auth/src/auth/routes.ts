@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
-import { CLIENT_IP_HEADER } from "../auth.js";
+import { CLIENT_IP_HEADER } from "./options.js";
 import { ErrorCode } from "../errors.js";
-import { watchDependencyFailures } from "../dependency-failures.js";
-import { EMAIL_RETRY_AFTER_SECONDS, EmailNotStoredError } from "../plugins/email-queue.js";
+import { watchDependencyFailures } from "./dependency-failures.js";
+import { EMAIL_RETRY_AFTER_SECONDS, EmailNotStoredError } from "../email/plugin.js";
 import { sendDependencyDown, sendError } from "../plugins/errors.js";
 import { judgedPath } from "../request-path.js";
-import { isHashingRequest, sendHashingBusy } from "../plugins/password-hashing.js";
+import { isHashingRequest, sendHashingBusy } from "../sign-in/hashing-admission.js";
 import type { SessionRecord } from "../sessions/directory.js";
 
 /**
@@ -100,7 +100,7 @@ async function handleWithBetterAuth(
     answer = await askBetterAuth(app, publicOrigin, request, pathOverride);
   } else {
     // A request that will hash a password holds a hashing slot from now on, or is refused at once,
-    // before any database work (password.ts).
+    // before any database work (sign-in/password-hasher.ts).
     const admitted = await app.passwordHasher.admit(() => askBetterAuth(app, publicOrigin, request, pathOverride));
     if (!admitted) return sendHashingBusy(request, reply, app.metrics.signIns);
     answer = admitted.value;

@@ -1,9 +1,9 @@
 import { tryGetCurrentAuthEndpointContext } from "@better-auth/core/context";
 import { APIError } from "better-auth/api";
 import type { Pool } from "pg";
-import { assignableRoles, OWNER_ROLE } from "./access.js";
-import { AuditAction, recordAuditEvent, type AuditEventInput } from "./db/audit.js";
-import { endRemovedMemberAccess } from "./db/staff.js";
+import { assignableRoles, OWNER_ROLE } from "./roles.js";
+import { AuditAction, recordAuditEvent, type AuditEventInput } from "./audit.js";
+import { endRemovedMemberAccess } from "./staff-store.js";
 
 /**
  * temetro's rules for Better Auth's organization routes (invite-member, update-member-role,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import clinicGuard from "../../plugins/clinic-guard.js";
+import clinicGuard from "../guard.js";
 import auditRoutes from "./audit.js";
 import clinicRoutes from "./clinic.js";
 import staffLockoutRoutes from "./staff-lockout.js";

@@ -56,7 +56,7 @@ export function sharedOrLocalStore(counters: CounterStore): FastifyRateLimitStor
         .then((result) => callback(null, result), callback);
     }
 
-    // Every budget's key already names the budget (see plugins/rate-limit.ts): one keyspace serves all.
+    // Every budget's key already names the budget (see sign-in/rate-limits.ts): one keyspace serves all.
     child(): FastifyRateLimitStore {
       return this;
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { manageStaff } from "../../access.js";
-import { listAuditEvents } from "../../db/audit.js";
+import { manageStaff } from "../roles.js";
+import { listAuditEvents } from "../audit.js";
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 200;

@@ -1,6 +1,6 @@
 import fp from "fastify-plugin";
 import type { LockoutPolicy } from "@temetro/shared";
-import { AccountLockout } from "../limits/account-lockout.js";
+import { AccountLockout } from "./lockout-counts.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,10 +1,10 @@
 import fp from "fastify-plugin";
 import { LRUCache } from "lru-cache";
 import type { Config } from "@temetro/shared";
-import { sessionCookieValue, tokenOfSignedValue } from "../sessions/cookie.js";
-import { SessionDirectory, type ClinicMembership, type SessionRecord } from "../sessions/directory.js";
-import { InvalidationChannel, type Invalidation } from "../sessions/invalidation.js";
-import { observeSessionCache } from "./metrics.js";
+import { sessionCookieValue, tokenOfSignedValue } from "./cookie.js";
+import { SessionDirectory, type ClinicMembership, type SessionRecord } from "./directory.js";
+import { InvalidationChannel, type Invalidation } from "./invalidation.js";
+import { observeSessionCache } from "../plugins/metrics.js";
 
 export interface Sessions {
   /** The session a Cookie header carries (signature checked), or null. */

@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import { grants, permissionsOf, type PermissionRequest, type Permissions } from "../access.js";
+import { grants, permissionsOf, type PermissionRequest, type Permissions } from "./roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
 
 /** Who a data request belongs to, and in which clinic and role it acts. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { ErrorCode, HttpError } from "../../errors.js";
-import { lockoutKey } from "../../sign-in-lockout.js";
+import { lockoutKey } from "../../sign-in/lockout.js";
 
 const params = {
   type: "object",

@@ -4,10 +4,10 @@ import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, Gauge } from "prom-client";
 import { createRedis, EMAIL_QUEUE_NAME, emailJobOptions, withTimeout, type EmailJob } from "@temetro/shared";
-import { isPlaceholderEmail } from "../db/staff.js";
-import { EmailOutbox, type OutboxBacklog, type Queryable } from "../email-outbox.js";
+import { isPlaceholderEmail } from "../clinics/staff-store.js";
+import { EmailOutbox, type OutboxBacklog, type Queryable } from "./outbox.js";
 import { ErrorCode } from "../errors.js";
-import { sendError } from "./errors.js";
+import { sendError } from "../plugins/errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import fp from "fastify-plugin";
 import { createRedis } from "@temetro/shared";
-import { CounterStore } from "../limits/counter-store.js";
-import { observeLimiterStore } from "./metrics.js";
+import { CounterStore } from "./counter-store.js";
+import { observeLimiterStore } from "../plugins/metrics.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { CLIENT_IP_HEADER } from "../auth.js";
-import { findUserByUsername, isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "../db/staff.js";
-import { EmailNotStoredError, sendEmailNotStored } from "../plugins/email-queue.js";
+import { CLIENT_IP_HEADER } from "./options.js";
+import { findUserByUsername, isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "../clinics/staff-store.js";
+import { EmailNotStoredError, sendEmailNotStored } from "../email/plugin.js";
 
 /**
  * Public helpers beside Better Auth's routes. POST /api/auth-helpers/reset-by-username: a staff
@@ -10,8 +10,8 @@ import { EmailNotStoredError, sendEmailNotStored } from "../plugins/email-queue.
  * whatever the username, and the work is the same either way: Better Auth's own
  * request-password-reset runs for the account's address, or for an address no account has (its
  * unknown-account path imitates the known one), and one outbox write is awaited either way: the
- * reset email, or a decoy row (plugins/email-queue.ts). When that write fails: 503, retry later.
- * Rate limited with the other resets, keyed on this path (plugins/rate-limit, issue 4).
+ * reset email, or a decoy row (email/plugin.ts). When that write fails: 503, retry later.
+ * Rate limited with the other resets, keyed on this path (sign-in/rate-limits.ts, issue 4).
  */
 export default async function authHelperRoutes(app: FastifyInstance) {
   app.post<{ Body: { username: string } }>(

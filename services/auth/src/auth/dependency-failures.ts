@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { isDependencyDown } from "./errors.js";
+import { isDependencyDown } from "../errors.js";
 
 /**
  * Better Auth turns some database failures into client errors and only logs their cause: sign-up's

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { OWNER_ROLE, transferOwnership } from "../../access.js";
-import { AuditAction, recordAuditEvent } from "../../db/audit.js";
-import { findStaffMember, updateMemberRole } from "../../db/staff.js";
+import { OWNER_ROLE, transferOwnership } from "../roles.js";
+import { AuditAction, recordAuditEvent } from "../audit.js";
+import { findStaffMember, updateMemberRole } from "../staff-store.js";
 import { withTransaction } from "../../db/transaction.js";
 import { ErrorCode, HttpError } from "../../errors.js";
 
