@@ -5,3 +5,4 @@ export * from "./redis.js";
 export * from "./metrics.js";
 export * from "./timeout.js";
 export * from "./readiness.js";
+export * from "./token-lifetimes.js";
