@@ -39,7 +39,7 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 function start(script: string, env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", script], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -126,7 +126,7 @@ async function measure(name: string, url: string, options: Parameters<typeof loa
 /** Hashes per second of the service's argon2id in a process of its own (targets/raw-hash.ts). */
 function rawHashRate(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", here("./targets/raw-hash.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", here("./targets/raw-hash.ts")], {
       env: { ...process.env, BENCH_DURATION: String(duration) },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -144,7 +144,7 @@ async function measurePolite(name: string, url: string, body: string, clients: n
   const once = () =>
     new Promise<{ acceptedPerSecond: number; shedPerSecond: number; other: number; errors: number; shedWithoutRetryAfter: number; p50: number; p99: number; max: number }>(
       (resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", here("./targets/polite-clients.ts")], {
+        const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", here("./targets/polite-clients.ts")], {
           env: { ...process.env, BENCH_URL: url, BENCH_BODY: body, BENCH_CLIENTS: String(clients), BENCH_DURATION: String(duration) },
           stdio: ["ignore", "pipe", "inherit"],
         });

@@ -25,7 +25,7 @@ interface WorkerProcess {
 }
 
 function startWorkerProcess(config: Config, sink: SmtpSink, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", mainPath], {
     env: {
       ...NO_CHILD_COVERAGE,
       PATH: process.env.PATH,
@@ -178,7 +178,7 @@ t.test("SIGTERM: readiness fails at once, the email in flight is finished, no ne
 });
 
 t.test("in production without SMTP the mailer refuses to start: it would print reset links to the log", async (t) => {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", mainPath], {
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, NODE_ENV: "production", REDIS_URL: testRedisUrl },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -190,7 +190,7 @@ t.test("in production without SMTP the mailer refuses to start: it would print r
 });
 
 t.test("a bad variable stops the start with its name and the reason", async (t) => {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", mainPath], {
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, MAILER_CONCURRENCY: "lots" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -18,7 +18,7 @@ const failedCli = fileURLToPath(new URL("../src/failed-cli.ts", import.meta.url)
 
 /** Runs the failed-emails command against an app's queue, as an operator would. */
 async function failedEmails(config: Config, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", failedCli, ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=temetro-source", failedCli, ...args], {
     env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix },
     stdio: ["ignore", "pipe", "pipe"],
   });
