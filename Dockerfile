@@ -11,6 +11,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY packages/auth-client/package.json packages/auth-client/
+COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
@@ -22,6 +23,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY packages/auth-client/package.json packages/auth-client/
+COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { testDatabaseUrl, testRedisUrl } from "../services/auth/test/fixtures/app.js";
+import { testDatabaseUrl, testRedisUrl } from "@temetro/test-support/auth-app";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

@@ -7,8 +7,9 @@ import ts from "typescript";
 
 /**
  * Every workspace declares what its files import, so that it installs and builds on its own (and a
- * production image, which installs only `dependencies`, has what `src` needs); and nothing reaches
- * into a library's files past its `exports`, where an upgrade may move them without notice.
+ * production image, which installs only `dependencies`, has what `src` needs); nothing reaches
+ * into a library's files past its `exports`, where an upgrade may move them without notice; and no
+ * file reaches into another workspace by relative path (what tests share is @temetro/test-support).
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -74,7 +75,15 @@ function isExported(manifest: Manifest, subpath: string): boolean {
 /** Test and bench code may use devDependencies; what ships (`src`) may not. */
 const isDevelopmentFile = (path: string) => /(^|\/)(test|bench)\//.test(path);
 
-function problemsOf(dir: string, otherWorkspaces: Set<string>): string[] {
+/** Workspaces that only ever appear in devDependencies (test-support): none of their code ships. */
+function developmentOnlyWorkspaces(dirs: string[]): Set<string> {
+  const manifests = dirs.map(readManifest);
+  const shipped = new Set(manifests.flatMap((manifest) => Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })));
+  const developed = new Set(manifests.flatMap((manifest) => Object.keys(manifest.devDependencies ?? {})));
+  return new Set(manifests.map((manifest) => manifest.name).filter((name) => developed.has(name) && !shipped.has(name)));
+}
+
+function problemsOf(dir: string, otherWorkspaces: Set<string>, developmentOnly: boolean): string[] {
   const manifest = readManifest(dir);
   const shipped = { ...manifest.dependencies, ...manifest.peerDependencies };
   const declared = { ...shipped, ...manifest.devDependencies };
@@ -85,11 +94,15 @@ function problemsOf(dir: string, otherWorkspaces: Set<string>): string[] {
     const where = relative(dir, file).split(sep).join("/");
     const { importedFiles } = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
     for (const { fileName: specifier } of importedFiles) {
-      if (specifier.startsWith(".") || specifier.startsWith("/") || isBuiltin(specifier)) continue;
+      if (specifier.startsWith(".")) {
+        if (relative(dir, join(dirname(file), specifier)).startsWith("..")) report(`relative imports leave the workspace`, `${where} (${specifier})`);
+        continue;
+      }
+      if (specifier.startsWith("/") || isBuiltin(specifier)) continue;
       const name = packageNameOf(specifier);
       if (name === manifest.name) continue;
       if (!(name in declared)) report(`${name} is imported but not declared`, where);
-      else if (!(name in shipped) && !isDevelopmentFile(where)) report(`${name} is shipped code's import, declared only in devDependencies`, where);
+      else if (!(name in shipped) && !developmentOnly && !isDevelopmentFile(where)) report(`${name} is shipped code's import, declared only in devDependencies`, where);
       if (specifier === name) continue;
       const target = installedManifest(name, dir);
       if (target && !isExported(target, `.${specifier.slice(name.length)}`)) report(`${specifier} is not among ${name}'s exports`, where);
@@ -99,10 +112,11 @@ function problemsOf(dir: string, otherWorkspaces: Set<string>): string[] {
 }
 
 const workspaces = workspaceDirs();
+const developmentOnly = developmentOnlyWorkspaces(workspaces);
 for (const dir of [root, ...workspaces]) {
   const others = new Set(workspaces.filter((other) => other !== dir));
   const label = dir === root ? "the root package (test/)" : relative(root, dir);
-  t.test(`${label} declares every package it imports and uses only their exports`, async (t) => {
-    t.same(problemsOf(dir, others), []);
+  t.test(`${label} declares every package it imports, uses only their exports and stays inside itself`, async (t) => {
+    t.same(problemsOf(dir, others, developmentOnly.has(readManifest(dir).name)), []);
   });
 }

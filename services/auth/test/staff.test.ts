@@ -2,20 +2,8 @@
 // page shows, the forced first password change, password set and removal ending sessions.
 import pg from "pg";
 import t from "tap";
-import {
-  addMember,
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  createStaff,
-  emailsTo,
-  emailTo,
-  PASSWORD,
-  signInByUsername,
-  signUp,
-  uniqueEmail,
-  uniqueUsername,
-} from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, cookieOf, createClinic, createStaff, emailsTo, emailTo, PASSWORD, signInByUsername, signUp, uniqueEmail, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 const NEW_PASSWORD = "another-long-secure-password";
 

@@ -8,9 +8,10 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { SMTPServer } from "smtp-server";
 import { EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, loadConfig, type Config, type EmailJob } from "@temetro/shared";
-import { buildApp } from "../../auth/src/app.js";
-import { migrate } from "../../auth/src/db/migrate.js";
-import { createServiceLogger } from "../../auth/src/logger.js";
+import { buildApp } from "@temetro/auth/app";
+import { migrate } from "@temetro/auth/db/migrate";
+import { createServiceLogger } from "@temetro/auth/logger";
+import { deleteKeysWithPrefix } from "@temetro/test-support/redis-keys";
 import { createMailerLogger } from "../src/logger.js";
 import { startMailer } from "../src/worker.js";
 
@@ -70,17 +71,6 @@ function benchConfig(prefix: string): Config {
   });
 }
 
-async function deleteKeys(redisUrl: string, prefix: string) {
-  const redis = new Redis(redisUrl);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
-  redis.disconnect();
-}
-
 const median = (values: number[]) => percentile(values, 50);
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -119,7 +109,7 @@ async function throughputRun(): Promise<number> {
   await sink.close();
   await queue.close();
   producer.disconnect();
-  await deleteKeys(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(config.redisUrl, prefix);
   return THROUGHPUT_EMAILS / seconds;
 }
 
@@ -154,7 +144,7 @@ async function latencyRun(): Promise<number[]> {
   await mailer.close();
   await app.close();
   await sink.close();
-  await deleteKeys(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(config.redisUrl, prefix);
   return latencies;
 }
 
@@ -181,5 +171,5 @@ console.log(
     `(includes the argon2id hash and the HTTP handling of the sign-up)`,
 );
 console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(" ")}`);
-for (const prefix of usedPrefixes) await deleteKeys(redisUrl, prefix);
+for (const prefix of usedPrefixes) await deleteKeysWithPrefix(redisUrl, prefix);
 process.exit(0);

@@ -1,22 +1,13 @@
 // The root `npm start`: the auth service and the mailer side by side; SIGTERM stops both.
-import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import t from "tap";
-import { testDatabaseUrl, testRedisUrl } from "../../auth/test/fixtures/app.js";
-
-// Child processes run their TypeScript through tsx, the tests through tap's own loader: V8 coverage
-// of one file transpiled two ways cannot be merged (tap reported garbled figures), so children
-// report none.
-const NO_CHILD_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: "0" };
-
-const root = fileURLToPath(new URL("../../..", import.meta.url));
+import { repositoryRoot, testDatabaseUrl, testRedisUrl } from "@temetro/test-support/auth-app";
+import { spawnUncovered } from "@temetro/test-support/processes";
 
 t.test("npm start runs the auth service and the mailer; SIGTERM stops both cleanly", async (t) => {
-  const child = spawn("npm", ["start"], {
-    cwd: root,
+  const child = spawnUncovered("npm", ["start"], {
+    cwd: repositoryRoot,
     env: {
-      ...NO_CHILD_COVERAGE,
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       HOST: "127.0.0.1",
@@ -36,8 +27,8 @@ t.test("npm start runs the auth service and the mailer; SIGTERM stops both clean
       output += chunk.toString();
       if (/\[auth\].*Server listening at/.test(output) && /\[mailer\].*mailer started/.test(output)) resolve();
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
   });
   const exited = once(child, "exit");
   t.teardown(() => {
