@@ -5,21 +5,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { testDatabaseUrl, testRedisUrl } from "@temetro/test-support/auth-app";
+import { serviceProcessEnv } from "@temetro/test-support/auth-process";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-const serviceEnv = {
-  PATH: process.env.PATH ?? "",
-  HOST: "127.0.0.1",
-  PORT: "0",
-  INTERNAL_PORT: "0",
-  MAILER_HTTP_PORT: "0",
-  DATABASE_URL: testDatabaseUrl,
-  REDIS_URL: testRedisUrl,
-  REDIS_PREFIX: `test-compiled-${process.pid}`,
-  BETTER_AUTH_SECRET: "test-secret-that-is-long-enough-for-better-auth",
-};
+const serviceEnv = serviceProcessEnv(`test-compiled-${process.pid}`);
 
 function runCompiled(script: string) {
   return spawn("env", ["-u", "NODE_OPTIONS", "node", script], { cwd: root, env: serviceEnv, stdio: ["ignore", "pipe", "pipe"] });

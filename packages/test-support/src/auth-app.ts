@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import type { Test } from "tap";
@@ -8,7 +7,10 @@ import { loadConfig, type Config } from "@temetro/shared";
 import { buildApp } from "@temetro/auth/app";
 import { migrate } from "@temetro/auth/db/migrate";
 import { createServiceLogger } from "@temetro/auth/logger";
+import { captureLogs, type CapturedLogs } from "./captured-logs.js";
 import { deleteKeysWithPrefix } from "./redis-keys.js";
+
+export type { CapturedLogs };
 
 /**
  * Each tap job gets its own database (and every app its own Redis key prefix), so test files run
@@ -21,6 +23,9 @@ export const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url)
 const checkout = createHash("sha256").update(repositoryRoot).digest("hex").slice(0, 8);
 export const testDatabaseUrl = `postgres://postgres@127.0.0.1:5432/temetro_auth_test_${checkout}_${jobId}`;
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** Long enough for Better Auth; any value will do in tests. */
+export const TEST_SECRET = "test-secret-that-is-long-enough-for-better-auth";
 
 /** A Redis key prefix of its own; give two apps the same one (REDIS_PREFIX) to make them replicas. */
 export const newRedisPrefix = () => `test-${jobId}-${randomUUID().slice(0, 8)}`;
@@ -57,7 +62,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     DATABASE_URL: testDatabaseUrl,
     REDIS_URL: testRedisUrl,
     REDIS_PREFIX: newRedisPrefix(),
-    BETTER_AUTH_SECRET: "test-secret-that-is-long-enough-for-better-auth",
+    BETTER_AUTH_SECRET: TEST_SECRET,
     BETTER_AUTH_URL: "http://localhost:4000",
     FRONTEND_URL: "http://localhost:3000",
     LOG_LEVEL: "info",
@@ -66,12 +71,6 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 let migrated: Promise<void> | undefined;
-
-/** Every log line the app wrote, parsed, for tests that check what is (not) logged. */
-export interface CapturedLogs {
-  lines: Record<string, unknown>[];
-  text(): string;
-}
 
 export interface TestApp {
   app: FastifyInstance;
@@ -88,17 +87,8 @@ export interface TestAppOptions {
 
 export async function buildTestApp(t: Test, { env = {}, extend }: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(env);
-  const raw: string[] = [];
-  // The service's own logger (its serializers and redaction), written to memory.
-  const logger = createServiceLogger(
-    config,
-    new Writable({
-      write(chunk, _encoding, done) {
-        raw.push(chunk.toString());
-        done();
-      },
-    }),
-  );
+  const { destination, logs } = captureLogs();
+  const logger = createServiceLogger(config, destination);
   if (!env.DATABASE_URL) migrated ??= migrate(config, logger.child({}, { level: "warn" }));
   await migrated;
 
@@ -111,11 +101,6 @@ export async function buildTestApp(t: Test, { env = {}, extend }: TestAppOptions
     // An app pointed at an unreachable database wrote nothing there.
     if (!env.DATABASE_URL) await deleteOutboxRows(config);
   });
-  const logs: CapturedLogs = {
-    lines: [],
-    text: () => raw.join(""),
-  };
-  Object.defineProperty(logs, "lines", { get: () => raw.map((line) => JSON.parse(line)) });
   return { app, config, logs };
 }
 

@@ -1,24 +1,14 @@
 // The root `npm start`: the auth service and the mailer side by side; SIGTERM stops both.
 import { once } from "node:events";
 import t from "tap";
-import { repositoryRoot, testDatabaseUrl, testRedisUrl } from "@temetro/test-support/auth-app";
+import { repositoryRoot } from "@temetro/test-support/auth-app";
+import { serviceProcessEnv } from "@temetro/test-support/auth-process";
 import { spawnUncovered } from "@temetro/test-support/processes";
 
 t.test("npm start runs the auth service and the mailer; SIGTERM stops both cleanly", async (t) => {
   const child = spawnUncovered("npm", ["start"], {
     cwd: repositoryRoot,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: "127.0.0.1",
-      PORT: "0",
-      INTERNAL_PORT: "0",
-      MAILER_HTTP_PORT: "0",
-      DATABASE_URL: testDatabaseUrl,
-      REDIS_URL: testRedisUrl,
-      REDIS_PREFIX: `test-start-${process.pid}`,
-      BETTER_AUTH_SECRET: "test-secret-that-is-long-enough-for-better-auth",
-    },
+    env: { ...serviceProcessEnv(`test-start-${process.pid}`), HOME: process.env.HOME ?? "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
