@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import { CLIENT_IP_HEADER } from "./options.js";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, type ErrorBody } from "../errors.js";
+import { errorCodes } from "@temetro/auth-client/errors";
 import { watchDependencyFailures } from "./dependency-failures.js";
 import { EMAIL_RETRY_AFTER_SECONDS, EmailNotStoredError } from "../email/plugin.js";
 import { sendDependencyDown, sendError } from "../plugins/errors.js";
@@ -203,9 +204,7 @@ function emailNotStoredAnswer(): BetterAuthAnswer {
       ["content-type", "application/json; charset=utf-8"],
     ],
     cookies: [],
-    body: Buffer.from(
-      JSON.stringify({ message: "Service temporarily unavailable: retry shortly", code: ErrorCode.SERVICE_UNAVAILABLE }),
-    ),
+    body: Buffer.from(JSON.stringify({ code: ErrorCode.SERVICE_UNAVAILABLE, message: errorCodes.SERVICE_UNAVAILABLE.message })),
     dependencyFailed: false,
   };
 }
@@ -246,14 +245,14 @@ const unstorableText = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\u
  * What Better Auth cannot be handed: JSON that does not parse, and strings it would fail on
  * deep inside (a database error, answered as a misleading 422 or 500).
  */
-function inspectBody(contentType: string | undefined, body: Buffer): { code: ErrorCode; message: string } | undefined {
+function inspectBody(contentType: string | undefined, body: Buffer): { code: ErrorCode; message?: string } | undefined {
   let strings: string[];
   if (contentType && /^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
     let value: unknown;
     try {
       value = JSON.parse(body.toString("utf8"));
     } catch {
-      return { code: ErrorCode.INVALID_JSON, message: "Body is not valid JSON" };
+      return { code: ErrorCode.INVALID_JSON };
     }
     // Every Better Auth route takes an object (or no body); `null`, a number or an array would
     // reach code that reads its fields.
@@ -268,7 +267,7 @@ function inspectBody(contentType: string | undefined, body: Buffer): { code: Err
     return undefined; // Better Auth answers 415 itself
   }
   if (strings.some((text) => unstorableText.test(text))) {
-    return { code: ErrorCode.INVALID_TEXT, message: "Text fields must not contain NUL characters or unpaired surrogates" };
+    return { code: ErrorCode.INVALID_TEXT };
   }
   return undefined;
 }
@@ -287,9 +286,10 @@ function stringsIn(value: unknown, found: string[] = []): string[] {
 
 /**
  * Better Auth answers errors with `{ message, code }` (sometimes no body at all). Every error of
- * this service carries `{ error, code }`: add what is missing, keep what Better Auth said.
+ * this service carries `{ error, code }`: add what is missing (the registry's code for the status,
+ * and its message), keep what Better Auth said.
  */
-function errorBody(status: number, payload: Buffer | undefined): Record<string, unknown> {
+function errorBody(status: number, payload: Buffer | undefined): ErrorBody & { message: string } {
   let parsed: Record<string, unknown> = {};
   if (payload && payload.length > 0) {
     try {
@@ -299,21 +299,16 @@ function errorBody(status: number, payload: Buffer | undefined): Record<string, 
       // not JSON: replaced below
     }
   }
-  const message = typeof parsed.message === "string" && parsed.message ? parsed.message : defaultMessage(status);
   const code = typeof parsed.code === "string" && parsed.code ? parsed.code : defaultCode(status);
+  const message =
+    typeof parsed.message === "string" && parsed.message ? parsed.message : (errorCodes[code as ErrorCode]?.message ?? errorCodes.BAD_REQUEST.message);
   return { ...parsed, error: message, code, message };
 }
 
-function defaultCode(status: number): string {
+function defaultCode(status: number): ErrorCode {
   if (status === 404) return ErrorCode.NOT_FOUND;
   if (status === 401) return ErrorCode.UNAUTHENTICATED;
   if (status === 403) return ErrorCode.FORBIDDEN;
   if (status >= 500) return ErrorCode.INTERNAL_ERROR;
   return ErrorCode.BAD_REQUEST;
-}
-
-function defaultMessage(status: number): string {
-  if (status === 404) return "Not found";
-  if (status >= 500) return "Internal server error";
-  return "Request refused";
 }
