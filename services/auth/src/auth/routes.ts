@@ -286,8 +286,8 @@ function stringsIn(value: unknown, found: string[] = []): string[] {
 
 /**
  * Better Auth answers errors with `{ message, code }` (sometimes no body at all). Every error of
- * this service carries `{ error, code }`: add what is missing (the registry's code for the status,
- * and its message), keep what Better Auth said.
+ * this service carries `{ error, code }`: add what is missing (the registry's code for the status
+ * and that code's message), keep what Better Auth said.
  */
 function errorBody(status: number, payload: Buffer | undefined): ErrorBody & { message: string } {
   let parsed: Record<string, unknown> = {};
@@ -299,9 +299,9 @@ function errorBody(status: number, payload: Buffer | undefined): ErrorBody & { m
       // not JSON: replaced below
     }
   }
-  const code = typeof parsed.code === "string" && parsed.code ? parsed.code : defaultCode(status);
-  const message =
-    typeof parsed.message === "string" && parsed.message ? parsed.message : (errorCodes[code as ErrorCode]?.message ?? errorCodes.BAD_REQUEST.message);
+  const codeForStatus = defaultCode(status);
+  const code = typeof parsed.code === "string" && parsed.code ? parsed.code : codeForStatus;
+  const message = typeof parsed.message === "string" && parsed.message ? parsed.message : errorCodes[codeForStatus].message;
   return { ...parsed, error: message, code, message };
 }
 
