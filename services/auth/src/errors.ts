@@ -1,3 +1,4 @@
+import { APIError } from "better-auth/api";
 import { ErrorCode, errorCodes, type FixedStatusCode } from "@temetro/auth-client/errors";
 
 /**
@@ -28,6 +29,15 @@ export class HttpError extends Error {
     this.statusCode = statusCode;
     this.code = code;
   }
+}
+
+/**
+ * The same refusal raised inside Better Auth (its hooks, plugins and password callbacks): Better
+ * Auth answers it with the registry's status, code and message, like every other route does.
+ */
+export function betterAuthRefusal(code: FixedStatusCode, headers?: Record<string, string>): APIError {
+  const { status, message } = errorCodes[code];
+  return new APIError(status as ConstructorParameters<typeof APIError>[0], { code, message }, headers);
 }
 
 // Errors that mean a dependency is down, not that the code is wrong: 503, and the client may retry.

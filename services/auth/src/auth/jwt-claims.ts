@@ -1,7 +1,7 @@
 import { tokenLifetimes, type Config } from "@temetro/shared";
-import { APIError } from "better-auth/api";
 import { jwt } from "better-auth/plugins";
 import type { Pool } from "pg";
+import { betterAuthRefusal, ErrorCode } from "../errors.js";
 import { findMembership } from "../clinics/membership-store.js";
 
 /**
@@ -26,10 +26,7 @@ export function jwtTokens(config: Config, pool: Pool) {
         // A token says nothing of the initial password, so none is minted until it is replaced:
         // otherwise a service trusting the token would let the staff member past that rule.
         if (user.mustChangePassword === true && (membership?.staffMustChangePassword ?? true)) {
-          throw new APIError("FORBIDDEN", {
-            code: "PASSWORD_CHANGE_REQUIRED",
-            message: "Replace the initial password first (POST /api/auth/change-password)",
-          });
+          throw betterAuthRefusal(ErrorCode.PASSWORD_CHANGE_REQUIRED);
         }
         return { clinic: membership?.clinic.id ?? null, role: membership?.role ?? null };
       },

@@ -1,5 +1,6 @@
-import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
+import { createAuthMiddleware, isAPIError } from "better-auth/api";
 import type { Pool } from "pg";
+import { betterAuthRefusal, ErrorCode } from "../errors.js";
 import { refuseUnassignableRole } from "../clinics/membership-rules.js";
 import type { Invalidation } from "../sessions/invalidation.js";
 import type { EmailSenders } from "./email-senders.js";
@@ -25,10 +26,7 @@ export function requestHooks(deps: {
       if (ctx.path !== "/change-password") return;
       const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
       if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
-        throw new APIError("BAD_REQUEST", {
-          code: "PASSWORD_UNCHANGED",
-          message: "The new password must differ from the current one",
-        });
+        throw betterAuthRefusal(ErrorCode.PASSWORD_UNCHANGED);
       }
     }),
     after: createAuthMiddleware(async (ctx) => {

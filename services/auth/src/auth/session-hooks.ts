@@ -1,5 +1,5 @@
 import type { BetterAuthOptions } from "better-auth";
-import { APIError } from "better-auth/api";
+import { betterAuthRefusal, ErrorCode } from "../errors.js";
 import type { Pool } from "pg";
 import type { Invalidation } from "../sessions/invalidation.js";
 import { readSessionStartFacts } from "../sessions/session-start.js";
@@ -25,7 +25,7 @@ export function sessionHooks(pool: Pool, invalidate: (message: Invalidation) => 
         before: async (session, context) => {
           const facts = await readSessionStartFacts(context?.context.adapter, pool, session.userId);
           if (facts.disabled) {
-            throw new APIError("FORBIDDEN", { code: "ACCOUNT_DISABLED", message: "This account has been disabled" });
+            throw betterAuthRefusal(ErrorCode.ACCOUNT_DISABLED);
           }
           if (session.activeOrganizationId || !facts.soleClinicId) return;
           return { data: { ...session, activeOrganizationId: facts.soleClinicId } };
