@@ -6,3 +6,4 @@ export * from "./metrics.js";
 export * from "./timeout.js";
 export * from "./readiness.js";
 export * from "./token-lifetimes.js";
+export * from "./health.js";
