@@ -3,37 +3,17 @@
 import { spawnSync } from "node:child_process";
 import t from "tap";
 import * as z from "zod";
-import {
-  boundedInt,
-  ConfigError,
-  databaseSettings,
-  loadOrExit,
-  frontendSettings,
-  hostSettings,
-  loggingSettings,
-  portNumber,
-  readEnvironment,
-  redisSettings,
-  runtimeSettings,
-} from "../src/config/index.js";
-
-const shared = {
-  runtime: runtimeSettings,
-  logging: loggingSettings,
-  host: hostSettings,
-  database: databaseSettings,
-  redis: redisSettings,
-  frontend: frontendSettings,
-};
+import { boundedInt, ConfigError, hostSettings, loadOrExit, portNumber, readEnvironment, redisSettings, sharedSettings } from "../src/config/index.js";
 
 t.test("defaults reach this machine's PostgreSQL and Redis by IP, on every address, in development", async (t) => {
-  t.same(readEnvironment({}, shared), {
-    runtime: { nodeEnv: "development" },
-    logging: { logLevel: "info" },
-    host: { host: "0.0.0.0" },
-    database: { databaseUrl: "postgres://postgres@127.0.0.1:5432/temetro_auth" },
-    redis: { redisUrl: "redis://127.0.0.1:6379", redisPrefix: "temetro" },
-    frontend: { frontendUrl: "http://localhost:3000" },
+  t.same(readEnvironment({}, sharedSettings), {
+    nodeEnv: "development",
+    logLevel: "info",
+    host: "0.0.0.0",
+    databaseUrl: "postgres://postgres@127.0.0.1:5432/temetro_auth",
+    redisUrl: "redis://127.0.0.1:6379",
+    redisPrefix: "temetro",
+    frontendUrl: "http://localhost:3000",
   });
 });
 
@@ -41,7 +21,7 @@ t.test("every bad variable of every piece is named with the reason, in one error
   const error = t.throws(() =>
     readEnvironment(
       { NODE_ENV: "staging", LOG_LEVEL: "loud", DATABASE_URL: "mysql://localhost/x", REDIS_PREFIX: "a:b", FRONTEND_URL: "ftp://x" },
-      shared,
+      sharedSettings,
     ),
   ) as ConfigError;
   t.type(error, ConfigError);
@@ -58,31 +38,31 @@ t.test("every bad variable of every piece is named with the reason, in one error
 });
 
 t.test("empty variables count as unset; variables no piece reads are ignored", async (t) => {
-  const { redis } = readEnvironment({ REDIS_URL: "", REDIS_PREFIX: "", RATE_LIMIT_SIGN_IN: "lots" }, { redis: redisSettings });
+  const redis = readEnvironment({ REDIS_URL: "", REDIS_PREFIX: "", RATE_LIMIT_SIGN_IN: "lots" }, [redisSettings]);
   t.same(redis, { redisUrl: "redis://127.0.0.1:6379", redisPrefix: "temetro" });
 });
 
 t.test("ranges and ports say what they accept", async (t) => {
   const limits = z.object({ A: boundedInt(1, 100), B: boundedInt(1000, 60_000, "number of milliseconds"), P: portNumber(), Q: portNumber(1) });
-  const error = t.throws(() => readEnvironment({ A: "1.5", B: "10", P: "70000", Q: "0" }, { limits })) as ConfigError;
+  const error = t.throws(() => readEnvironment({ A: "1.5", B: "10", P: "70000", Q: "0" }, [limits])) as ConfigError;
   t.same(error.problems, [
     "A: must be a whole number from 1 to 100",
     "B: must be a number of milliseconds from 1000 to 60000",
     "P: must be a port number (0-65535)",
     "Q: must be a port number (1-65535)",
   ]);
-  t.same(readEnvironment({ A: "7", B: "1000", P: "0", Q: "25" }, { limits }).limits, { A: 7, B: 1000, P: 0, Q: 25 });
+  t.same(readEnvironment({ A: "7", B: "1000", P: "0", Q: "25" }, [limits]), { A: 7, B: 1000, P: 0, Q: 25 });
 });
 
 t.test("loading a good configuration gives it back; an error that is not about configuration is not hidden", async (t) => {
-  t.same(loadOrExit(() => readEnvironment({ HOST: "127.0.0.1" }, { host: hostSettings })), { host: { host: "127.0.0.1" } });
+  t.same(loadOrExit(() => readEnvironment({ HOST: "127.0.0.1" }, [hostSettings])), { host: "127.0.0.1" });
   t.throws(() => loadOrExit(() => JSON.parse("{")), SyntaxError);
 });
 
 t.test("a refused configuration stops the process with exit code 1 and the reasons, no stack trace", async (t) => {
   const script = `
     import { loadOrExit, readEnvironment, redisSettings } from "./shared/src/config/index.ts";
-    loadOrExit(() => readEnvironment({ REDIS_URL: "http://redis" }, { redis: redisSettings }));
+    loadOrExit(() => readEnvironment({ REDIS_URL: "http://redis" }, [redisSettings]));
     console.log("started anyway");
   `;
   const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {

@@ -1,20 +1,6 @@
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
-import {
-  booleanFlag,
-  commaList,
-  ConfigError,
-  databaseSettings,
-  frontendSettings,
-  hostSettings,
-  httpUrl,
-  loggingSettings,
-  portNumber,
-  readEnvironment,
-  redisSettings,
-  runtimeSettings,
-  type Environment,
-} from "@temetro/shared";
+import { booleanFlag, commaList, ConfigError, httpUrl, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 import { capacitySettings } from "./config/capacity.js";
 import { developmentSecret } from "./config/secret.js";
 import { signInLimitSettings } from "./config/sign-in-limits.js";
@@ -105,46 +91,27 @@ export interface LoadConfigOptions {
 const defaultDevSecretFile = fileURLToPath(new URL("../../../.better-auth-secret", import.meta.url));
 
 export function loadConfig(env: Environment = process.env, options: LoadConfigOptions = {}) {
-  const { runtime, logging, host, listeners, database, redis, frontend, accounts, trustProxy, capacity, signInLimits } =
-    readEnvironment(env, {
-      runtime: runtimeSettings,
-      logging: loggingSettings,
-      host: hostSettings,
-      listeners: listenerSettings,
-      database: databaseSettings,
-      redis: redisSettings,
-      frontend: frontendSettings,
-      accounts: accountSettings,
-      trustProxy: trustProxySettings,
-      capacity: capacitySettings,
-      signInLimits: signInLimitSettings,
-    });
-
-  const { extraTrustedOrigins, ...account } = accounts;
-  if (!account.betterAuthSecret) {
-    if (runtime.nodeEnv === "production") {
+  const { extraTrustedOrigins, ...config } = readEnvironment(env, [
+    ...sharedSettings,
+    listenerSettings,
+    accountSettings,
+    trustProxySettings,
+    capacitySettings,
+    signInLimitSettings,
+  ]);
+  if (!config.betterAuthSecret) {
+    if (config.nodeEnv === "production") {
       throw new ConfigError([
         "BETTER_AUTH_SECRET: required when NODE_ENV=production (32 characters or more, e.g. `openssl rand -base64 32`)",
       ]);
     }
-    account.betterAuthSecret = developmentSecret(options.devSecretFile ?? defaultDevSecretFile, options.warn);
+    config.betterAuthSecret = developmentSecret(options.devSecretFile ?? defaultDevSecretFile, options.warn);
   }
-
   const origin = (url: string) => new URL(url).origin;
   return {
-    ...runtime,
-    ...logging,
-    ...host,
-    ...listeners,
-    ...database,
-    ...redis,
-    ...frontend,
-    ...account,
+    ...config,
     /** Origins allowed to call the API with credentials: BETTER_AUTH_URL, FRONTEND_URL and TRUSTED_ORIGINS. */
-    trustedOrigins: [...new Set([account.betterAuthUrl, frontend.frontendUrl, ...extraTrustedOrigins].map(origin))],
-    ...trustProxy,
-    ...capacity,
-    ...signInLimits,
+    trustedOrigins: [...new Set([config.betterAuthUrl, config.frontendUrl, ...extraTrustedOrigins].map(origin))],
   };
 }
 

@@ -1,17 +1,5 @@
 import * as z from "zod";
-import {
-  boundedInt,
-  booleanFlag,
-  databaseSettings,
-  frontendSettings,
-  hostSettings,
-  loggingSettings,
-  portNumber,
-  readEnvironment,
-  redisSettings,
-  runtimeSettings,
-  type Environment,
-} from "@temetro/shared";
+import { boundedInt, booleanFlag, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 
 /**
  * The mailer's configuration, read once from the environment at boot. It reads only its own
@@ -84,17 +72,7 @@ const deliverySettings = z
   }));
 
 export function loadConfig(env: Environment = process.env) {
-  const { runtime, logging, host, database, redis, frontend, smtp, delivery } = readEnvironment(env, {
-    runtime: runtimeSettings,
-    logging: loggingSettings,
-    host: hostSettings,
-    database: databaseSettings,
-    redis: redisSettings,
-    frontend: frontendSettings,
-    smtp: smtpSettings,
-    delivery: deliverySettings,
-  });
-  return { ...runtime, ...logging, ...host, ...database, ...redis, ...frontend, ...smtp, ...delivery };
+  return readEnvironment(env, [...sharedSettings, smtpSettings, deliverySettings]);
 }
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -16,25 +16,30 @@ export type Environment = Record<string, string | undefined>;
  */
 export type ConfigPiece = z.ZodType<object, Record<string, unknown>>;
 
+type Merged<Pieces extends readonly ConfigPiece[]> =
+  (Pieces[number] extends infer Piece ? (Piece extends ConfigPiece ? (fields: z.output<Piece>) => void : never) : never) extends (
+    fields: infer All,
+  ) => void
+    ? { [Field in keyof All]: All[Field] }
+    : never;
+
 /**
- * Reads every piece from one environment. An empty variable means "not set", as in most deployment
- * tools. All the problems of all the pieces are reported at once, so a deployment is fixed in one go.
+ * Reads every piece from one environment and merges their fields into one configuration. An empty
+ * variable means "not set", as in most deployment tools. All the problems of all the pieces are
+ * reported at once, so a deployment is fixed in one go.
  */
-export function readEnvironment<Pieces extends Record<string, ConfigPiece>>(
-  env: Environment,
-  pieces: Pieces,
-): { [Name in keyof Pieces]: z.output<Pieces[Name]> } {
+export function readEnvironment<const Pieces extends readonly ConfigPiece[]>(env: Environment, pieces: Pieces): Merged<Pieces> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
   const problems: string[] = [];
-  const results: Record<string, object> = {};
-  for (const [name, piece] of Object.entries(pieces)) {
+  const fields: object[] = [];
+  for (const piece of pieces) {
     const parsed = piece.safeParse(present);
-    if (parsed.success) results[name] = parsed.data;
+    if (parsed.success) fields.push(parsed.data);
     // The variable's name, not zod's path into it (TRUSTED_ORIGINS.2 is still TRUSTED_ORIGINS).
     else for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0] ?? "environment")}: ${issue.message}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return results as { [Name in keyof Pieces]: z.output<Pieces[Name]> };
+  return Object.assign({}, ...fields) as Merged<Pieces>;
 }
 
 /**
