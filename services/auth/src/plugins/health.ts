@@ -23,10 +23,8 @@ const readinessDetails = {
 };
 
 /**
- * GET /health/live: the process answers (touches no dependency; a restart would not help a
- * database outage).
- *
- * GET /health/ready: can this replica serve? It cannot while starting (the schema has never been
+ * What this service's GET /health/ready reports (shared/src/health.ts serves it and /health/live):
+ * can this replica serve? It cannot while starting (the schema has never been
  * confirmed), when the schema is missing, and once shutting down. PostgreSQL and Redis are shared
  * by every replica: when one of them is unreachable every replica is in the same state, taking
  * them all out of the balancer would only turn documented answers (503 with Retry-After, requests
