@@ -1,7 +1,8 @@
 // The mailer's HTTP listener: /health/live and /health/ready for Kubernetes' probes, /metrics for Prometheus.
 import { Queue } from "bullmq";
 import t, { type Test } from "tap";
-import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type Config, type EmailJob } from "@temetro/shared";
+import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
+import type { Config } from "../../auth/src/config.js";
 import { metricSample, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
 import type { Mailer } from "../src/worker.js";
 import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
-import type { Config } from "@temetro/shared";
+import type { Config } from "../../auth/src/config.js";
 import { buildTestApp, signUp, testConfig, testRedisUrl } from "../../auth/test/fixtures/app.js";
 import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import { deliveredMarkKey } from "../src/worker.js";

@@ -3,7 +3,8 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { emailIdempotencyKey, type Config, type EmailJob } from "@temetro/shared";
+import { emailIdempotencyKey, type EmailJob } from "@temetro/shared";
+import type { Config } from "../../auth/src/config.js";
 import { buildTestApp, signUp, uniqueEmail } from "../../auth/test/fixtures/app.js";
 import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
 import { startTestMailer } from "./fixtures/mailer.js";

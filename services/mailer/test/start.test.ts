@@ -53,3 +53,46 @@ t.test("npm start runs the auth service and the mailer; SIGTERM stops both clean
   t.match(output, /services\/auth\/src\/server\.ts exited with code 0/);
   t.match(output, /services\/mailer\/src\/main\.ts exited with code 0/);
 });
+
+/** The mailer alone, as its container starts it, with the auth service's variables set badly. */
+function startMailerAlone(env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", "services/mailer/src/main.ts"], {
+    cwd: root,
+    env: {
+      ...NO_CHILD_COVERAGE,
+      PATH: process.env.PATH,
+      HOST: "127.0.0.1",
+      MAILER_HTTP_PORT: "0",
+      DATABASE_URL: testDatabaseUrl,
+      REDIS_URL: testRedisUrl,
+      REDIS_PREFIX: `test-start-mailer-${process.pid}`,
+      RATE_LIMIT_SIGN_IN: "lots",
+      BETTER_AUTH_SECRET: "short",
+      TRUST_PROXY: "true",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+t.test("the mailer starts whatever the auth service's variables say, and refuses its own bad values by name", async (t) => {
+  const mailer = startMailerAlone({});
+  t.teardown(() => {
+    if (mailer.child.exitCode === null) mailer.child.kill("SIGKILL");
+  });
+  const exited = once(mailer.child, "exit");
+  const started = new Promise<void>((resolve) => mailer.child.stdout.on("data", () => /mailer started/.test(mailer.output()) && resolve()));
+  await Promise.race([started, exited.then(() => Promise.reject(new Error(`the mailer exited:\n${mailer.output()}`)))]);
+  mailer.child.kill("SIGTERM");
+  t.same(await exited, [0, null], "SIGTERM stops it cleanly");
+
+  const refused = startMailerAlone({ MAILER_CONCURRENCY: "0" });
+  const [code] = await once(refused.child, "exit");
+  t.equal(code, 1);
+  t.match(refused.output(), /MAILER_CONCURRENCY: must be a whole number from 1 to 100/);
+  t.notMatch(refused.output(), /RATE_LIMIT_SIGN_IN|BETTER_AUTH_SECRET|TRUST_PROXY/);
+});

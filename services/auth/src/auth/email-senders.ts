@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
-import type { Config, EmailJob } from "@temetro/shared";
+import type { EmailJob } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { isPlaceholderEmail } from "../clinics/staff-store.js";
 import type { SignInIdentifier } from "../sign-in/lockout.js";
 

@@ -1,4 +1,5 @@
-import { tokenLifetimes, type Config } from "@temetro/shared";
+import { tokenLifetimes } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { jwt } from "better-auth/plugins";
 import type { Pool } from "pg";
 import { betterAuthRefusal, ErrorCode } from "../errors.js";

@@ -1,7 +1,8 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
 import { organization } from "better-auth/plugins";
 import type { Pool } from "pg";
-import { tokenLifetimes, type Config, type EmailJob } from "@temetro/shared";
+import { tokenLifetimes, type EmailJob } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { accessControl, roles } from "../clinics/roles.js";
 import type { Invalidation } from "../sessions/invalidation.js";
 import type { AccountLockout } from "../sign-in/lockout-counts.js";

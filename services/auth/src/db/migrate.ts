@@ -1,6 +1,7 @@
 import { getMigrations } from "better-auth/db/migration";
 import pg from "pg";
-import type { Config, Logger } from "@temetro/shared";
+import type { Logger } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { schemaOptions } from "../auth/schema.js";
 import { ownMigrations } from "./schema.js";
 
