@@ -1,4 +1,4 @@
-export * from "./config.js";
+export * from "./config/index.js";
 export * from "./email-queue.js";
 export * from "./logger.js";
 export * from "./redis.js";
@@ -6,3 +6,4 @@ export * from "./metrics.js";
 export * from "./timeout.js";
 export * from "./readiness.js";
 export * from "./token-lifetimes.js";
+export * from "./health.js";

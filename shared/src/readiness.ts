@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import type { Redis } from "ioredis";
 import { withTimeout } from "./timeout.js";
 
 /** One dependency's check: resolves when it answers, rejects (with the reason) when it does not. */
@@ -28,4 +30,17 @@ export async function checkReadiness(checks: Record<string, ReadinessCheck>, tim
   );
   const failing = results.filter(([, result]) => result !== "ok").map(([name]) => name);
   return { ready: failing.length === 0, checks: Object.fromEntries(results), failing };
+}
+
+/**
+ * Readiness of Redis on a connection kept for the checks (readiness must not queue behind the
+ * traffic it is asked about): still connecting (just started, or reconnecting), it is waited for
+ * within the check's time; then it must answer PING.
+ */
+export function redisAnswers(redis: Redis, timeoutMs: number): ReadinessCheck {
+  return async () => {
+    // The signal removes the listener when Redis stays away: probes must not pile them up.
+    if (redis.status !== "ready") await once(redis, "ready", { signal: AbortSignal.timeout(timeoutMs) });
+    if ((await redis.ping()) !== "PONG") throw new Error("unexpected PING answer");
+  };
 }

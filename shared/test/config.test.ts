@@ -1,186 +1,77 @@
-// Configuration: defaults, validation naming the bad variable, the development secret.
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// The pieces every service's configuration is built from: defaults, the variable named with the
+// reason, every problem at once, and a refused configuration stopping the process with its message.
+import { spawnSync } from "node:child_process";
 import t from "tap";
-import { ConfigError, loadConfig } from "../src/config.js";
+import * as z from "zod";
+import { boundedInt, ConfigError, hostSettings, loadOrExit, portNumber, readEnvironment, redisSettings, sharedSettings } from "../src/config/index.js";
 
-const secret = { BETTER_AUTH_SECRET: "x".repeat(32) };
-
-t.test("defaults reach this machine's PostgreSQL and Redis by IP and serve on port 4000", async (t) => {
-  const config = loadConfig(secret);
-  t.equal(config.port, 4000);
-  t.equal(config.databaseUrl, "postgres://postgres@127.0.0.1:5432/temetro_auth");
-  t.equal(config.redisUrl, "redis://127.0.0.1:6379");
-  t.equal(config.requireEmailVerification, false);
-  t.same(config.trustedOrigins, ["http://localhost:4000", "http://localhost:3000"]);
-});
-
-t.test("trusted origins are BETTER_AUTH_URL, FRONTEND_URL and TRUSTED_ORIGINS, as origins", async (t) => {
-  const config = loadConfig({
-    ...secret,
-    BETTER_AUTH_URL: "https://auth.clinic.example/",
-    FRONTEND_URL: "https://app.clinic.example/dashboard",
-    TRUSTED_ORIGINS: "https://admin.clinic.example, https://app.clinic.example",
-    REQUIRE_EMAIL_VERIFICATION: "true",
+t.test("defaults reach this machine's PostgreSQL and Redis by IP, on every address, in development", async (t) => {
+  t.same(readEnvironment({}, sharedSettings), {
+    nodeEnv: "development",
+    logLevel: "info",
+    host: "0.0.0.0",
+    databaseUrl: "postgres://postgres@127.0.0.1:5432/temetro_auth",
+    redisUrl: "redis://127.0.0.1:6379",
+    redisPrefix: "temetro",
+    frontendUrl: "http://localhost:3000",
   });
-  t.equal(config.betterAuthUrl, "https://auth.clinic.example");
-  t.same(config.trustedOrigins, ["https://auth.clinic.example", "https://app.clinic.example", "https://admin.clinic.example"]);
-  t.equal(config.requireEmailVerification, true);
 });
 
-t.test("each bad variable is named with the reason", async (t) => {
+t.test("every bad variable of every piece is named with the reason, in one error", async (t) => {
   const error = t.throws(() =>
-    loadConfig({
-      ...secret,
-      PORT: "eighty",
-      DATABASE_URL: "mysql://localhost/x",
-      REQUIRE_EMAIL_VERIFICATION: "yes",
-      TRUSTED_ORIGINS: "not a url",
-      LOG_LEVEL: "loud",
-      BETTER_AUTH_SECRET: "short",
-    }),
+    readEnvironment(
+      { NODE_ENV: "staging", LOG_LEVEL: "loud", DATABASE_URL: "mysql://localhost/x", REDIS_PREFIX: "a:b", FRONTEND_URL: "ftp://x" },
+      sharedSettings,
+    ),
   ) as ConfigError;
   t.type(error, ConfigError);
-  const text = error.problems.join("\n");
+  const text = error.message;
   for (const [name, reason] of <[string, string][]>[
-    ["PORT", "port number"],
-    ["DATABASE_URL", "postgres://"],
-    ["REQUIRE_EMAIL_VERIFICATION", "true or false"],
-    ["TRUSTED_ORIGINS", "origin"],
+    ["NODE_ENV", "expected one of"],
     ["LOG_LEVEL", "expected one of"],
-    ["BETTER_AUTH_SECRET", "32 characters"],
+    ["DATABASE_URL", "postgres://"],
+    ["REDIS_PREFIX", "letters, digits"],
+    ["FRONTEND_URL", "http\\(s\\) URL"],
   ]) {
-    t.match(text, new RegExp(`${name}[^\\n]*${reason}`), name);
+    t.match(text, new RegExp(`  - ${name}: [^\\n]*${reason}`), name);
   }
 });
 
-t.test("NODE_ENV=production requires BETTER_AUTH_SECRET", async (t) => {
-  const error = t.throws(() => loadConfig({ NODE_ENV: "production" })) as ConfigError;
-  t.match(error.problems, [/BETTER_AUTH_SECRET: required when NODE_ENV=production/]);
+t.test("empty variables count as unset; variables no piece reads are ignored", async (t) => {
+  const redis = readEnvironment({ REDIS_URL: "", REDIS_PREFIX: "", RATE_LIMIT_SIGN_IN: "lots" }, [redisSettings]);
+  t.same(redis, { redisUrl: "redis://127.0.0.1:6379", redisPrefix: "temetro" });
 });
 
-t.test("in development a secret is generated once, kept in a file, with a warning", async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), "temetro-config-")), ".better-auth-secret");
-  const warnings: string[] = [];
-  const first = loadConfig({}, { devSecretFile: file, warn: (message) => warnings.push(message) });
-  t.ok(first.betterAuthSecret.length >= 32);
-  t.equal(readFileSync(file, "utf8").trim(), first.betterAuthSecret);
-  t.equal(statSync(file).mode & 0o777, 0o600, "readable by its owner only");
-  t.equal(warnings.length, 1);
-  t.match(warnings[0], /BETTER_AUTH_SECRET is not set/);
-
-  const second = loadConfig({}, { devSecretFile: file, warn: (message) => warnings.push(message) });
-  t.equal(second.betterAuthSecret, first.betterAuthSecret, "the same secret on the next start: sessions survive");
-  t.equal(warnings.length, 1, "no second warning");
-});
-
-t.test("empty variables count as unset", async (t) => {
-  const config = loadConfig({ ...secret, PORT: "", TRUSTED_ORIGINS: "" });
-  t.equal(config.port, 4000);
-});
-
-t.test("rate limits, lockout and hashing bound default to the API page's figures", async (t) => {
-  const config = loadConfig(secret);
-  t.same(config.rateLimits, {
-    windowSeconds: 60,
-    signIn: 5,
-    signUp: 3,
-    passwordReset: 3,
-    verificationEmail: 3,
-    resetCompletion: 10,
-    api: 600,
-  });
-  t.same(config.lockout, { threshold: 10, windowSeconds: 900, baseSeconds: 60, maxSeconds: 3600 });
-  t.equal(config.passwordHashConcurrency, 8);
-  t.equal(config.databasePoolMax, 10);
-  t.equal(config.databaseConnectionTimeoutMs, 5000);
-  t.equal(config.trustProxy, false, "no proxy is trusted by default");
-});
-
-t.test("the pool must outnumber the hashing slots: a hashing sign-up may hold a connection", async (t) => {
-  const config = loadConfig({ ...secret, DATABASE_POOL_MAX: "40", PASSWORD_HASH_CONCURRENCY: "32" });
-  t.equal(config.databasePoolMax, 40);
-  t.equal(config.passwordHashConcurrency, 32);
-  const error = t.throws(() => loadConfig({ ...secret, DATABASE_POOL_MAX: "9" })) as ConfigError;
-  t.match(error.problems, [/PASSWORD_HASH_CONCURRENCY: must be at most DATABASE_POOL_MAX - 2 \(7\)/]);
-  const tooSmall = t.throws(() => loadConfig({ ...secret, DATABASE_POOL_MAX: "2" })) as ConfigError;
-  t.match(tooSmall.problems, [/DATABASE_POOL_MAX: must be a whole number from 3/]);
-});
-
-t.test("limits are configurable, a clinic behind one NAT address may need more", async (t) => {
-  const config = loadConfig({ ...secret, RATE_LIMIT_SIGN_IN: "50", RATE_LIMIT_API: "5000", LOCKOUT_THRESHOLD: "20" });
-  t.equal(config.rateLimits.signIn, 50);
-  t.equal(config.rateLimits.api, 5000);
-  t.equal(config.lockout.threshold, 20);
-});
-
-t.test("TRUST_PROXY takes a hop count or the proxies' addresses, and refuses `true`", async (t) => {
-  t.equal(loadConfig({ ...secret, TRUST_PROXY: "false" }).trustProxy, false);
-  t.equal(loadConfig({ ...secret, TRUST_PROXY: "2" }).trustProxy, 2);
-  t.same(loadConfig({ ...secret, TRUST_PROXY: "10.0.0.5, 10.1.0.0/16, fd00::/8, loopback" }).trustProxy, [
-    "10.0.0.5",
-    "10.1.0.0/16",
-    "fd00::/8",
-    "loopback",
+t.test("ranges and ports say what they accept", async (t) => {
+  const limits = z.object({ A: boundedInt(1, 100), B: boundedInt(1000, 60_000, "number of milliseconds"), P: portNumber(), Q: portNumber(1) });
+  const error = t.throws(() => readEnvironment({ A: "1.5", B: "10", P: "70000", Q: "0" }, [limits])) as ConfigError;
+  t.same(error.problems, [
+    "A: must be a whole number from 1 to 100",
+    "B: must be a number of milliseconds from 1000 to 60000",
+    "P: must be a port number (0-65535)",
+    "Q: must be a port number (1-65535)",
   ]);
-  for (const value of ["true", "10.0.0.5/33", "proxy.example", "21", "10.0.0.5/8/1"]) {
-    const error = t.throws(() => loadConfig({ ...secret, TRUST_PROXY: value }), value) as ConfigError;
-    t.match(error.problems, [/TRUST_PROXY: must be false, a hop count/], value);
-  }
+  t.same(readEnvironment({ A: "7", B: "1000", P: "0", Q: "25" }, [limits]), { A: 7, B: 1000, P: 0, Q: 25 });
 });
 
-t.test("a limit that is not a positive whole number is named", async (t) => {
-  const error = t.throws(() =>
-    loadConfig({ ...secret, RATE_LIMIT_SIGN_IN: "0", LOCKOUT_THRESHOLD: "ten", PASSWORD_HASH_CONCURRENCY: "1.5" }),
-  ) as ConfigError;
-  const text = error.problems.join("\n");
-  t.match(text, /RATE_LIMIT_SIGN_IN: must be a whole number from 1/);
-  t.match(text, /LOCKOUT_THRESHOLD: must be a whole number from 1/);
-  t.match(text, /PASSWORD_HASH_CONCURRENCY: must be a whole number from 1/);
+t.test("loading a good configuration gives it back; an error that is not about configuration is not hidden", async (t) => {
+  t.same(loadOrExit(() => readEnvironment({ HOST: "127.0.0.1" }, [hostSettings])), { host: "127.0.0.1" });
+  t.throws(() => loadOrExit(() => JSON.parse("{")), SyntaxError);
 });
 
-t.test("the mailer: no SMTP by default (emails printed), concurrency 4, a From naming temetro, HTTP on port 4002", async (t) => {
-  const config = loadConfig(secret);
-  t.equal(config.smtp, undefined);
-  t.equal(config.mailFrom, "temetro <no-reply@localhost>");
-  t.equal(config.mailerConcurrency, 4);
-  t.equal(config.mailerLockDurationMs, 30_000);
-  t.equal(config.mailerHttpPort, 4002);
-  t.equal(loadConfig({ ...secret, MAILER_HTTP_PORT: "9102" }).mailerHttpPort, 9102);
-});
-
-t.test("SMTP from a URL, or from host and port (465 means implicit TLS), with user and password together", async (t) => {
-  t.same(loadConfig({ ...secret, SMTP_URL: "smtps://mailer:pw@smtp.clinic.example" }).smtp, { url: "smtps://mailer:pw@smtp.clinic.example" });
-  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5" }).smtp, { host: "10.0.0.5", port: 587, secure: false });
-  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5", SMTP_PORT: "465" }).smtp, { host: "10.0.0.5", port: 465, secure: true });
-  t.same(loadConfig({ ...secret, SMTP_HOST: "10.0.0.5", SMTP_SECURE: "true", SMTP_USER: "u", SMTP_PASS: "p" }).smtp, {
-    host: "10.0.0.5",
-    port: 465,
-    secure: true,
-    user: "u",
-    pass: "p",
+t.test("a refused configuration stops the process with exit code 1 and the reasons, no stack trace", async (t) => {
+  const script = `
+    import { loadOrExit, readEnvironment, redisSettings } from "./shared/src/config/index.ts";
+    loadOrExit(() => readEnvironment({ REDIS_URL: "http://redis" }, [redisSettings]));
+    console.log("started anyway");
+  `;
+  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: new URL("../..", import.meta.url),
+    env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: "0" },
+    encoding: "utf8",
   });
-  t.equal(loadConfig({ ...secret, MAIL_FROM: "no-reply@clinic.example", MAILER_CONCURRENCY: "16" }).mailerConcurrency, 16);
-});
-
-t.test("bad mailer variables are named with the reason", async (t) => {
-  const problems = (env: Record<string, string>) => (t.throws(() => loadConfig({ ...secret, ...env })) as ConfigError).problems.join("\n");
-  t.match(problems({ SMTP_URL: "http://smtp.example" }), /SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL/);
-  t.match(problems({ SMTP_URL: "smtp://a.example", SMTP_HOST: "b.example" }), /SMTP_URL: set either SMTP_URL or SMTP_HOST, not both/);
-  t.match(problems({ SMTP_PORT: "25" }), /SMTP_HOST: required when SMTP_PORT is set/);
-  t.match(problems({ SMTP_HOST: "a.example", SMTP_USER: "u" }), /SMTP_PASS: SMTP_USER and SMTP_PASS go together/);
-  t.match(problems({ SMTP_HOST: "a.example", SMTP_PASS: "p" }), /SMTP_USER: SMTP_USER and SMTP_PASS go together/);
-  t.match(problems({ SMTP_PORT: "0" }), /SMTP_PORT: must be a port number/);
-  t.match(problems({ MAIL_FROM: "temetro" }), /MAIL_FROM: must be an address/);
-  t.match(problems({ MAIL_FROM: "temetro <a@b.example>\r\nBcc: x@y.example" }), /MAIL_FROM: must be an address/);
-  t.match(problems({ MAILER_CONCURRENCY: "0" }), /MAILER_CONCURRENCY: must be a whole number from 1 to 100/);
-  t.match(problems({ MAILER_LOCK_DURATION_MS: "10" }), /MAILER_LOCK_DURATION_MS: must be a number of milliseconds/);
-  t.match(problems({ MAILER_HTTP_PORT: "70000" }), /MAILER_HTTP_PORT: must be a port number \(0-65535\)/);
-  t.match(problems({ MAILER_HTTP_PORT: "metrics" }), /MAILER_HTTP_PORT: must be a port number \(0-65535\)/);
-});
-
-t.test("the mailer needs no BETTER_AUTH_SECRET, even in production", async (t) => {
-  const config = loadConfig({ NODE_ENV: "production" }, { authSecret: "unused" });
-  t.equal(config.betterAuthSecret, "");
+  t.equal(run.status, 1);
+  t.equal(run.stdout, "");
+  t.match(run.stderr, /Invalid configuration:\n  - REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+  t.notMatch(run.stderr, /\n\s+at /);
 });

@@ -1,46 +1,43 @@
 import type { FastifyReply } from "fastify";
+import { ErrorCode, errorCodes, type ErrorBody } from "./error-codes.js";
 
-/**
- * The auth service's error contract, `{ "error": <message>, "code": <STABLE_CODE> }`, with its codes:
- * a service using this client refuses requests exactly as the auth service does.
- */
+/** The codes this client refuses with; their messages are the auth service's own (error-codes.ts). */
 export const AuthErrorCode = {
-  UNAUTHENTICATED: "UNAUTHENTICATED",
-  NO_ACTIVE_CLINIC: "NO_ACTIVE_CLINIC",
-  PASSWORD_CHANGE_REQUIRED: "PASSWORD_CHANGE_REQUIRED",
-  FORBIDDEN: "FORBIDDEN",
-  /** The auth service (or its JWKS) could not be asked: 503, the caller may retry. */
-  AUTH_UNAVAILABLE: "AUTH_UNAVAILABLE",
+  UNAUTHENTICATED: ErrorCode.UNAUTHENTICATED,
+  NO_ACTIVE_CLINIC: ErrorCode.NO_ACTIVE_CLINIC,
+  PASSWORD_CHANGE_REQUIRED: ErrorCode.PASSWORD_CHANGE_REQUIRED,
+  FORBIDDEN: ErrorCode.FORBIDDEN,
+  AUTH_UNAVAILABLE: ErrorCode.AUTH_UNAVAILABLE,
 } as const;
 
 export type AuthErrorCode = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 
-export interface AuthErrorBody {
-  error: string;
+export interface AuthErrorBody extends ErrorBody {
   code: AuthErrorCode;
 }
 
 /** Why a request was refused; the hooks turn it into the response. */
 export class AuthRefusal extends Error {
+  readonly statusCode: (typeof errorCodes)[AuthErrorCode]["status"];
+
   constructor(
-    readonly statusCode: 401 | 403 | 503,
     readonly code: AuthErrorCode,
-    message: string,
+    message: string = errorCodes[code].message,
   ) {
     super(message);
     this.name = "AuthRefusal";
+    this.statusCode = errorCodes[code].status;
   }
 }
 
+/** A service using this client refuses requests exactly as the auth service does. */
 export const refusals = {
-  unauthenticated: () => new AuthRefusal(401, AuthErrorCode.UNAUTHENTICATED, "Sign in first: no valid session"),
-  invalidToken: () => new AuthRefusal(401, AuthErrorCode.UNAUTHENTICATED, "The bearer token is not valid"),
-  noActiveClinic: () =>
-    new AuthRefusal(403, AuthErrorCode.NO_ACTIVE_CLINIC, "Choose a clinic first (POST /api/auth/organization/set-active)"),
-  passwordChangeRequired: () =>
-    new AuthRefusal(403, AuthErrorCode.PASSWORD_CHANGE_REQUIRED, "Replace the initial password first (POST /api/auth/change-password)"),
-  forbidden: () => new AuthRefusal(403, AuthErrorCode.FORBIDDEN, "Your role in this clinic does not allow this"),
-  unavailable: () => new AuthRefusal(503, AuthErrorCode.AUTH_UNAVAILABLE, "The authentication service is unavailable; try again shortly"),
+  unauthenticated: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED),
+  invalidToken: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "The bearer token is not valid"),
+  noActiveClinic: () => new AuthRefusal(AuthErrorCode.NO_ACTIVE_CLINIC),
+  passwordChangeRequired: () => new AuthRefusal(AuthErrorCode.PASSWORD_CHANGE_REQUIRED),
+  forbidden: () => new AuthRefusal(AuthErrorCode.FORBIDDEN),
+  unavailable: () => new AuthRefusal(AuthErrorCode.AUTH_UNAVAILABLE),
 };
 
 /** Answers the refusal directly, whatever error handler the service has. */

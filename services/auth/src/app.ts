@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
-import { createMetricsRegistry, type Config, type Logger } from "@temetro/shared";
+import { createMetricsRegistry, type Logger } from "@temetro/shared";
+import type { Config } from "./config.js";
 import accountLockout from "./sign-in/lockout-plugin.js";
 import betterAuth from "./auth/plugin.js";
 import db from "./plugins/db.js";

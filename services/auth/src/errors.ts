@@ -1,48 +1,43 @@
+import { APIError } from "better-auth/api";
+import { ErrorCode, errorCodes, type FixedStatusCode } from "@temetro/auth-client/errors";
+
 /**
  * The error contract of every non-Better-Auth route: `{ "error": <message>, "code": <STABLE_CODE> }`.
- * Codes are stable API: clients switch on them, so rename none.
+ * The codes, their statuses and messages live once, in @temetro/auth-client's registry, which the
+ * client's refusals use too.
  */
-export const ErrorCode = {
-  UNAUTHENTICATED: "UNAUTHENTICATED",
-  NO_ACTIVE_CLINIC: "NO_ACTIVE_CLINIC",
-  NOT_A_CLINIC_MEMBER: "NOT_A_CLINIC_MEMBER",
-  FORBIDDEN: "FORBIDDEN",
-  INTERNAL_TOKEN_REQUIRED: "INTERNAL_TOKEN_REQUIRED",
-  PASSWORD_CHANGE_REQUIRED: "PASSWORD_CHANGE_REQUIRED",
-  MEMBER_NOT_FOUND: "MEMBER_NOT_FOUND",
-  USERNAME_TAKEN: "USERNAME_TAKEN",
-  EMAIL_TAKEN: "EMAIL_TAKEN",
-  OWNER_ROLE_PROTECTED: "OWNER_ROLE_PROTECTED",
-  NOT_A_CLINIC_ACCOUNT: "NOT_A_CLINIC_ACCOUNT",
-  NOT_FOUND: "NOT_FOUND",
-  INVALID_JSON: "INVALID_JSON",
-  INVALID_TEXT: "INVALID_TEXT",
-  BODY_TOO_LARGE: "BODY_TOO_LARGE",
-  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
-  VALIDATION_ERROR: "VALIDATION_ERROR",
-  BAD_REQUEST: "BAD_REQUEST",
-  RATE_LIMITED: "RATE_LIMITED",
-  CONFLICT: "CONFLICT",
-  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
-  INTERNAL_ERROR: "INTERNAL_ERROR",
-} as const;
+export { ErrorCode, type ErrorBody } from "@temetro/auth-client/errors";
 
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/**
+ * A refusal the error handler answers as it is. `new HttpError(code)` takes the code's fixed status
+ * and its registry message; a more specific message may be given (what exactly failed). Codes whose
+ * status varies take it first: `new HttpError(409, code, message?)`.
+ */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly code: ErrorCode;
 
-export interface ErrorBody {
-  error: string;
-  code: string;
+  constructor(code: FixedStatusCode, message?: string);
+  constructor(statusCode: number, code: ErrorCode, message?: string);
+  constructor(first: number | FixedStatusCode, second?: string, third?: string) {
+    const [statusCode, code, message] =
+      typeof first === "number"
+        ? [first, second as ErrorCode, third]
+        : [errorCodes[first].status, first, second];
+    super(message ?? errorCodes[code].message);
+    this.name = "HttpError";
+    this.statusCode = statusCode;
+    this.code = code;
+  }
 }
 
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "HttpError";
-  }
+/**
+ * The same refusal raised inside Better Auth (its hooks, plugins and password callbacks): Better
+ * Auth answers it with the registry's status, code and message, like every other route does.
+ */
+export function betterAuthRefusal(code: FixedStatusCode, headers?: Record<string, string>): APIError {
+  const { status, message } = errorCodes[code];
+  return new APIError(status as ConstructorParameters<typeof APIError>[0], { code, message }, headers);
 }
 
 // Errors that mean a dependency is down, not that the code is wrong: 503, and the client may retry.

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { createLogger, redactUrl, type Config, type Logger } from "@temetro/shared";
+import { createLogger, redactUrl, type Logger } from "@temetro/shared";
+import type { Config } from "./config.js";
 import { pino, type DestinationStream } from "pino";
 
 /** The auth service's JSON logger: request lines carry the request id, never a token or cookie. */

@@ -1,6 +1,7 @@
 import closeWithGrace from "close-with-grace";
-import { ConfigError, loadConfig } from "@temetro/shared";
+import { loadOrExit } from "@temetro/shared";
 import { buildApp } from "./app.js";
+import { loadConfig } from "./config.js";
 import { buildInternalApp } from "./internal-app.js";
 import { findUnreachableDependencies } from "./db/check.js";
 import { migrate } from "./db/migrate.js";
@@ -8,15 +9,8 @@ import { createServiceLogger } from "./logger.js";
 
 // Process concerns only: configuration, logger, dependencies, listen, graceful close.
 
-let config;
 const bootLogger = createServiceLogger({ logLevel: "info" });
-try {
-  config = loadConfig(process.env, { warn: (message) => bootLogger.warn(message) });
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadConfig(process.env, { warn: (message) => bootLogger.warn(message) }));
 const logger = createServiceLogger(config);
 
 const unreachable = await findUnreachableDependencies(config);

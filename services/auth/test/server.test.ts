@@ -85,9 +85,16 @@ t.test("with PostgreSQL and Redis unreachable, start says which, where, and how 
   t.notMatch(output, /\n\s+at /, "no stack trace");
 });
 
-t.test("a bad configuration stops the start naming the variable", async (t) => {
-  const server = startServer({ PORT: "not-a-port", NODE_ENV: "production", BETTER_AUTH_SECRET: "" });
+t.test("a bad configuration stops the start naming the variable; the mailer's variables are not checked", async (t) => {
+  const server = startServer({
+    PORT: "not-a-port",
+    NODE_ENV: "production",
+    BETTER_AUTH_SECRET: "",
+    SMTP_URL: "http://not-smtp.example",
+    MAILER_CONCURRENCY: "0",
+  });
   const [code] = await once(server.child, "exit");
   t.equal(code, 1);
   t.match(server.output(), /PORT: must be a port number/);
+  t.notMatch(server.output(), /SMTP_URL|MAILER_CONCURRENCY/);
 });

@@ -7,11 +7,13 @@ import { cpus, loadavg } from "node:os";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { SMTPServer } from "smtp-server";
-import { EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, loadConfig, type Config, type EmailJob } from "@temetro/shared";
+import { EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
 import { buildApp } from "@temetro/auth/app";
+import { loadConfig as loadAuthConfig, type Config as AuthConfig } from "@temetro/auth/config";
 import { migrate } from "@temetro/auth/db/migrate";
 import { createServiceLogger } from "@temetro/auth/logger";
 import { deleteKeysWithPrefix } from "@temetro/test-support/redis-keys";
+import { loadConfig as loadMailerConfig, type Config as MailerConfig } from "../src/config.js";
 import { createMailerLogger } from "../src/logger.js";
 import { startMailer } from "../src/worker.js";
 
@@ -56,9 +58,10 @@ if (!process.env.BENCH_DATABASE_URL) {
 /** Every key prefix this run used: swept again at the end (a closing connection may still write one key). */
 const usedPrefixes: string[] = [];
 
-function benchConfig(prefix: string): Config {
+/** One environment for the auth service and the mailer of a run, as a deployment gives both. */
+function benchConfig(prefix: string): AuthConfig & MailerConfig {
   usedPrefixes.push(prefix);
-  return loadConfig({
+  const env = {
     ...process.env,
     DATABASE_URL: process.env.BENCH_DATABASE_URL ?? benchDatabaseUrl,
     REDIS_URL: redisUrl,
@@ -68,7 +71,8 @@ function benchConfig(prefix: string): Config {
     LOG_LEVEL: "warn",
     // 200 sign-ups from one address in a minute: lift the per-address budget for the measurement.
     RATE_LIMIT_SIGN_UP: "100000",
-  });
+  };
+  return { ...loadAuthConfig(env), ...loadMailerConfig(env) };
 }
 
 const median = (values: number[]) => percentile(values, 50);

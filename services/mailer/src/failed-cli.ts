@@ -1,5 +1,6 @@
 import { Queue } from "bullmq";
-import { ConfigError, createRedis, EMAIL_QUEUE_NAME, loadConfig, type EmailJob } from "@temetro/shared";
+import { createRedis, EMAIL_QUEUE_NAME, loadOrExit, type EmailJob } from "@temetro/shared";
+import { loadConfig } from "./config.js";
 import { listFailedEmails, resendFailedEmails } from "./failed-jobs.js";
 
 // `npm run failed-emails -- list` and `npm run failed-emails -- resend [job-id ...]` (README: Mailer).
@@ -15,14 +16,7 @@ if (command !== "list" && command !== "resend") {
   process.exit(2);
 }
 
-let config;
-try {
-  config = loadConfig(process.env, { authSecret: "unused" });
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadConfig(process.env));
 
 const connection = createRedis(config.redisUrl, "request", { connectTimeout: 5000, retryStrategy: () => null });
 connection.on("error", () => {});

@@ -1,4 +1,5 @@
-import { createLogger, type Config, type Logger } from "@temetro/shared";
+import { createLogger, type Logger } from "@temetro/shared";
+import type { Config } from "./config.js";
 import type { DestinationStream } from "pino";
 
 /** The mailer's JSON logger (the project's redaction); stdout unless given a destination. */

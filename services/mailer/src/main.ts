@@ -1,19 +1,13 @@
 import closeWithGrace from "close-with-grace";
-import { ConfigError, loadConfig, type Config } from "@temetro/shared";
+import { loadOrExit } from "@temetro/shared";
+import { loadConfig } from "./config.js";
 import { createMailerLogger, describeSmtpTarget } from "./logger.js";
 import { buildMailerHttp } from "./http.js";
 import { startMailer } from "./worker.js";
 
 // Process concerns only: configuration, logger, the worker, its HTTP listener, graceful stop.
 
-let config: Config;
-try {
-  config = loadConfig(process.env, { authSecret: "unused" });
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadOrExit(() => loadConfig(process.env));
 const logger = createMailerLogger(config);
 
 if (!config.smtp) {

@@ -1,5 +1,6 @@
 import nodemailer from "nodemailer";
-import type { Logger, SmtpConfig } from "@temetro/shared";
+import type { Logger } from "@temetro/shared";
+import type { SmtpConfig } from "./config.js";
 
 /** One email, ready to go. */
 export interface OutgoingEmail {

@@ -5,11 +5,11 @@ import {
   deliveredMarkKey,
   DELIVERED_MARK_SECONDS,
   EMAIL_QUEUE_NAME,
-  type Config,
   type EmailJob,
   type EmailKind,
   type Logger,
 } from "@temetro/shared";
+import type { Config } from "./config.js";
 import { createDeliveryConfirmations, type DeliveryConfirmations } from "./confirmations.js";
 import { isEmailKind, renderEmail } from "./templates/index.js";
 import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";

@@ -1,7 +1,8 @@
 // The mailer's HTTP listener: /health/live and /health/ready for Kubernetes' probes, /metrics for Prometheus.
 import { Queue } from "bullmq";
 import t, { type Test } from "tap";
-import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type Config, type EmailJob } from "@temetro/shared";
+import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
+import type { Config } from "@temetro/auth/config";
 import { testConfig } from "@temetro/test-support/auth-app";
 import { metricSample, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";

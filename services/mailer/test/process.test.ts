@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
-import type { Config } from "@temetro/shared";
+import type { Config } from "@temetro/auth/config";
 import { buildTestApp, testConfig, testRedisUrl } from "@temetro/test-support/auth-app";
 import { signUp } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";

@@ -2,7 +2,8 @@
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { emailIdempotencyKey, type Config, type EmailJob } from "@temetro/shared";
+import { emailIdempotencyKey, type EmailJob } from "@temetro/shared";
+import type { Config } from "@temetro/auth/config";
 import { buildTestApp } from "@temetro/test-support/auth-app";
 import { signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";

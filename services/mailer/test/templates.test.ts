@@ -1,6 +1,6 @@
 // Every kind of email: a subject naming temetro, a text and an HTML part, user strings escaped.
 import t from "tap";
-import type { EmailJob } from "@temetro/shared";
+import { tokenLifetimes, type EmailJob } from "@temetro/shared";
 import { renderEmail } from "../src/templates/index.js";
 
 const links = { frontendUrl: "https://app.clinic.example" };
@@ -54,3 +54,23 @@ t.test("line breaks in a name cannot add lines to a subject", async (t) => {
   const email = renderEmail({ ...(jobs[2] as Extract<EmailJob, { kind: "invitation" }>), inviterName: "Eve\r\nBcc: x@evil.example" }, links);
   t.equal(email.subject, `Eve Bcc: x@evil.example invited you to ${hostile} on temetro`);
 });
+
+/** The lifetime an email promises, read back as a person reads it: "valid for 24 hours" is 86400 s. */
+function statedLifetimeSeconds(text: string): number[] {
+  const unitSeconds: Record<string, number> = { minute: 60, hour: 3600, day: 24 * 3600 };
+  return [...text.matchAll(/valid for (\d+) (minute|hour|day)s?\b/g)].map(([, count, unit]) => Number(count) * unitSeconds[unit!]!);
+}
+
+const lifetimeOf: Partial<Record<EmailJob["kind"], number>> = {
+  "verify-email": tokenLifetimes.verifyEmailSeconds,
+  "reset-password": tokenLifetimes.resetPasswordSeconds,
+  invitation: tokenLifetimes.invitationSeconds,
+};
+
+for (const job of jobs.filter((job) => lifetimeOf[job.kind] !== undefined)) {
+  t.test(`${job.kind}: both parts state the lifetime the service gives its link, no other`, async (t) => {
+    const email = renderEmail(job, links);
+    t.same(statedLifetimeSeconds(email.text), [lifetimeOf[job.kind]], "the text part");
+    t.same(statedLifetimeSeconds(email.html), [lifetimeOf[job.kind]], "the HTML part");
+  });
+}

@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import type { Config } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { createAuth, type Auth } from "./options.js";
 
 declare module "fastify" {

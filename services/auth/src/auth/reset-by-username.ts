@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import { Type } from "typebox";
 import { CLIENT_IP_HEADER } from "./options.js";
 import { findUserByUsername, isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "../clinics/staff-store.js";
 import { EmailNotStoredError, sendEmailNotStored } from "../email/plugin.js";
@@ -13,22 +15,18 @@ import { EmailNotStoredError, sendEmailNotStored } from "../email/plugin.js";
  * reset email, or a decoy row (email/plugin.ts). When that write fails: 503, retry later.
  * Rate limited with the other resets, keyed on this path (sign-in/rate-limits.ts, issue 4).
  */
+const ResetByUsernameBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+/** The same answer whatever the username. */
+const ResetRequested = Type.Object({ ok: Type.Boolean() }, { additionalProperties: false });
+
 export default async function authHelperRoutes(app: FastifyInstance) {
-  app.post<{ Body: { username: string } }>(
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
     "/reset-by-username",
-    {
-      schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["username"],
-          properties: { username: { type: "string", minLength: 1, maxLength: 64 } },
-        },
-        response: {
-          200: { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean" } } },
-        },
-      },
-    },
+    { schema: { body: ResetByUsernameBody, response: { 200: ResetRequested } } },
     async (request, reply) => {
       const user = await findUserByUsername(app.pg, request.body.username);
       // An account without a real address has nowhere to receive a link: treated as unknown.

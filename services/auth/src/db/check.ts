@@ -1,39 +1,78 @@
 import pg from "pg";
-import { createRedis, type Config } from "@temetro/shared";
+import { createRedis } from "@temetro/shared";
+import type { Config } from "../config.js";
+
+type Dependency = "postgres" | "redis";
+
+interface Probe {
+  label: string;
+  variable: string;
+  url: string;
+  defaultPort: number;
+  howToStart: string;
+  /** Resolves when the dependency answers; its rejection is the reason shown. */
+  reach(): Promise<void>;
+}
+
+function probes(config: Pick<Config, "databaseUrl" | "redisUrl">): Record<Dependency, Probe> {
+  return {
+    postgres: {
+      label: "PostgreSQL",
+      variable: "DATABASE_URL",
+      url: config.databaseUrl,
+      defaultPort: 5432,
+      howToStart: "this repository: `docker compose up -d postgres`; a Debian host: `pg_ctlcluster 15 main start`",
+      async reach() {
+        // The maintenance database: the service's own may not exist yet (the migration creates it).
+        const client = new pg.Client({ connectionString: withDatabase(config.databaseUrl, "postgres"), connectionTimeoutMillis: 3000 });
+        try {
+          await client.connect();
+        } finally {
+          await client.end().catch(() => {});
+        }
+      },
+    },
+    redis: {
+      label: "Redis",
+      variable: "REDIS_URL",
+      url: config.redisUrl,
+      defaultPort: 6379,
+      howToStart: "this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`",
+      async reach() {
+        const redis = createRedis(config.redisUrl, "request", { retryStrategy: () => null, lazyConnect: true });
+        redis.on("error", () => {});
+        try {
+          await redis.connect();
+          await redis.ping();
+        } finally {
+          redis.disconnect();
+        }
+      },
+    },
+  };
+}
 
 /**
- * Before start: are PostgreSQL and Redis reachable? Answers with what a person needs to fix it
- * (which one, where it looked, how to start it) instead of a stack trace.
+ * Before start: are PostgreSQL and Redis (or only those asked for) reachable? Answers with what a
+ * person needs to fix it (which one, where it looked, how to start it) instead of a stack trace.
  */
-export async function findUnreachableDependencies(config: Config): Promise<string[]> {
+export async function findUnreachableDependencies(
+  config: Pick<Config, "databaseUrl" | "redisUrl">,
+  dependencies: Dependency[] = ["postgres", "redis"],
+): Promise<string[]> {
+  const all = probes(config);
   const problems: string[] = [];
-
-  const target = new URL(config.databaseUrl);
-  const client = new pg.Client({ connectionString: withDatabase(config.databaseUrl, "postgres"), connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-  } catch (error) {
-    problems.push(
-      `PostgreSQL is not reachable at ${target.hostname}:${target.port || 5432} (DATABASE_URL): ${(error as Error).message}. ` +
-        "Start it (this repository: `docker compose up -d postgres`; a Debian host: `pg_ctlcluster 15 main start`) or set DATABASE_URL.",
-    );
-  } finally {
-    await client.end().catch(() => {});
-  }
-
-  const redisTarget = new URL(config.redisUrl);
-  const redis = createRedis(config.redisUrl, "request", { retryStrategy: () => null, lazyConnect: true });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    problems.push(
-      `Redis is not reachable at ${redisTarget.hostname}:${redisTarget.port || 6379} (REDIS_URL): ${(error as Error).message}. ` +
-        "Start it (this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`) or set REDIS_URL.",
-    );
-  } finally {
-    redis.disconnect();
+  for (const name of dependencies) {
+    const probe = all[name];
+    try {
+      await probe.reach();
+    } catch (error) {
+      const target = new URL(probe.url);
+      problems.push(
+        `${probe.label} is not reachable at ${target.hostname}:${target.port || probe.defaultPort} (${probe.variable}): ${(error as Error).message}. ` +
+          `Start it (${probe.howToStart}) or set ${probe.variable}.`,
+      );
+    }
   }
   return problems;
 }

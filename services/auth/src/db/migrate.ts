@@ -1,7 +1,8 @@
 import { getMigrations } from "better-auth/db/migration";
 import pg from "pg";
-import type { Config, Logger } from "@temetro/shared";
-import { authOptions } from "../auth/options.js";
+import type { Logger } from "@temetro/shared";
+import type { Config } from "../config.js";
+import { schemaOptions } from "../auth/schema.js";
 import { ownMigrations } from "./schema.js";
 
 // Any constant shared by every replica and the migration Job; pg_advisory_lock takes a bigint.
@@ -24,14 +25,7 @@ export async function migrate(config: Config, logger: Logger): Promise<void> {
   const lock = await pool.connect();
   try {
     await lock.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    const options = authOptions({
-      config,
-      pool,
-      logger,
-      enqueueEmail: async () => {},
-      invalidate: async () => {},
-    });
-    const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(options);
+    const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(schemaOptions(pool));
     if (toBeCreated.length === 0 && toBeAdded.length === 0) {
       logger.debug("schema is up to date");
     } else {

@@ -48,7 +48,7 @@ export const EMAIL_RETRY_AFTER_SECONDS = 5;
 /** The answer to a request whose emails could not be stored: 503, retry later. */
 export function sendEmailNotStored(reply: FastifyReply) {
   reply.header("retry-after", String(EMAIL_RETRY_AFTER_SECONDS));
-  return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE, "Service temporarily unavailable: retry shortly");
+  return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE);
 }
 
 interface EmailScope {

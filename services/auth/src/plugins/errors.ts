@@ -1,30 +1,38 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isAPIError } from "better-auth/api";
 import fp from "fastify-plugin";
-import { ErrorCode, HttpError, isDependencyDown } from "../errors.js";
+import { errorCodes } from "@temetro/auth-client/errors";
+import { ErrorCode, HttpError, isDependencyDown, type ErrorBody } from "../errors.js";
 
 /**
  * One error handler for the whole service: a 4xx says what was wrong with a stable code; a 5xx
  * says nothing of the internals and is logged with its cause.
  */
 
-const fastifyCodes: Record<string, { status: number; code: ErrorCode; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: ErrorCode.BODY_TOO_LARGE, message: "Request body is too large" },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: "Unsupported content type" },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: ErrorCode.BAD_REQUEST, message: "Content-Length does not match the body" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: ErrorCode.INVALID_JSON, message: "Body is empty but Content-Type is application/json" },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: ErrorCode.INVALID_JSON, message: "Body is not valid JSON" },
+/** Fastify's own refusals of a body, in this service's codes (and statuses, where the code has none fixed). */
+const fastifyCodes: Record<string, { code: ErrorCode; status?: number; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.BODY_TOO_LARGE },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: ErrorCode.UNSUPPORTED_MEDIA_TYPE },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: ErrorCode.BAD_REQUEST, status: 400, message: "Content-Length does not match the body" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: ErrorCode.INVALID_JSON, message: "Body is empty but Content-Type is application/json" },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: ErrorCode.INVALID_JSON },
 };
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string) {
-  return reply.status(status).type("application/json; charset=utf-8").send({ error: message, code });
+/** Answers `{ error, code }`; without a message, the code's own from the registry. */
+export function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string = errorCodes[code].message) {
+  return sendErrorBody(reply, status, { error: message, code });
+}
+
+// Also for Better Auth's codes, which are not ours to list.
+function sendErrorBody(reply: FastifyReply, status: number, body: ErrorBody) {
+  return reply.status(status).type("application/json; charset=utf-8").send(body);
 }
 
 /** The answer when PostgreSQL (or another dependency) is away: the client may retry shortly. */
 export function sendDependencyDown(request: FastifyRequest, reply: FastifyReply, error: unknown) {
   request.log.error({ err: error }, "dependency unavailable");
   reply.header("retry-after", String(DEPENDENCY_RETRY_AFTER_SECONDS));
-  return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE, "Service temporarily unavailable");
+  return sendError(reply, 503, ErrorCode.SERVICE_UNAVAILABLE);
 }
 
 /** Seconds a client is asked to wait when a dependency is away. */
@@ -40,24 +48,24 @@ export default fp(
         for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
         const body = error.body as { code?: unknown } | undefined;
         const code = typeof body?.code === "string" ? body.code : error.statusCode >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.BAD_REQUEST;
-        return sendError(reply, error.statusCode, code, error.message);
+        return sendErrorBody(reply, error.statusCode, { error: error.message, code });
       }
 
       const known = error.code ? fastifyCodes[error.code] : undefined;
-      if (known) return sendError(reply, known.status, known.code, known.message ?? error.message);
+      if (known) return sendError(reply, known.status ?? errorCodes[known.code].status ?? 400, known.code, known.message);
 
       if ("validation" in error && error.validation) {
         return sendError(reply, 400, ErrorCode.VALIDATION_ERROR, error.message);
       }
       if (error instanceof SyntaxError && error.statusCode === 400) {
-        return sendError(reply, 400, ErrorCode.INVALID_JSON, "Body is not valid JSON");
+        return sendError(reply, 400, ErrorCode.INVALID_JSON);
       }
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return sendError(reply, status, ErrorCode.BAD_REQUEST, error.message);
 
       if (isDependencyDown(error)) return sendDependencyDown(request, reply, error);
       request.log.error({ err: error }, "request failed");
-      return sendError(reply, 500, ErrorCode.INTERNAL_ERROR, "Internal server error");
+      return sendError(reply, 500, ErrorCode.INTERNAL_ERROR);
     });
 
     app.setNotFoundHandler((request, reply) =>

@@ -1,17 +1,9 @@
-import { once } from "node:events";
 import fp from "fastify-plugin";
 import type { Redis } from "ioredis";
-import { checkReadiness, createRedis } from "@temetro/shared";
+import Type from "typebox";
+import { checkReadiness, createRedis, healthRoutes, redisAnswers, type ReadinessReport } from "@temetro/shared";
 import { ownMigrations } from "../db/schema.js";
-import { sendError } from "./errors.js";
 import { observeDependencies, type DependencyName, type RedisPersistence } from "./metrics.js";
-
-declare module "fastify" {
-  interface FastifyInstance {
-    /** From now on readiness fails, so the load balancer stops sending new requests here. */
-    beginShutdown: () => void;
-  }
-}
 
 /** A check must answer within this; a dependency that hangs is as unreachable as one that is down. */
 const CHECK_TIMEOUT_MS = 1000;
@@ -24,11 +16,15 @@ const SCHEMA_MISSING_CODES = new Set(["42P01", "3D000"]);
 
 class SchemaMissing extends Error {}
 
+/** What this service's readiness adds to the checks. */
+const readinessDetails = {
+  redisPersistence: Type.Union([Type.Literal("aof"), Type.Literal("rdb"), Type.Literal("none"), Type.Literal("unknown")]),
+  sessionCache: Type.Union([Type.Literal("on"), Type.Literal("off")]),
+};
+
 /**
- * GET /health/live: the process answers (touches no dependency; a restart would not help a
- * database outage).
- *
- * GET /health/ready: can this replica serve? It cannot while starting (the schema has never been
+ * What this service's GET /health/ready reports (shared/src/health.ts serves it and /health/live):
+ * can this replica serve? It cannot while starting (the schema has never been
  * confirmed), when the schema is missing, and once shutting down. PostgreSQL and Redis are shared
  * by every replica: when one of them is unreachable every replica is in the same state, taking
  * them all out of the balancer would only turn documented answers (503 with Retry-After, requests
@@ -37,11 +33,6 @@ class SchemaMissing extends Error {}
  */
 export default fp(
   async (app, options: { redisUrl: string }) => {
-    let shuttingDown = false;
-    app.decorate("beginShutdown", () => {
-      shuttingDown = true;
-    });
-
     let schema: SchemaState = "unknown";
     let redisPersistence: RedisPersistence = "unknown";
 
@@ -97,11 +88,7 @@ export default fp(
         schema = complete ? "ok" : "missing";
         if (!complete) throw new SchemaMissing("schema not migrated");
       },
-      redis: async () => {
-        // Still connecting (just started, or reconnecting): wait for it, within the check's time.
-        if (redis.status !== "ready") await once(redis, "ready");
-        if ((await redis.ping()) !== "PONG") throw new Error("unexpected PING answer");
-      },
+      redis: redisAnswers(redis, CHECK_TIMEOUT_MS),
     };
 
     let running: ReturnType<typeof checkDependencies> | undefined;
@@ -117,32 +104,18 @@ export default fp(
 
     observeDependencies(app.metrics.registry, { check });
 
-    app.get("/health/live", async () => ({ status: "ok" }));
-
-    app.get("/health/ready", async (request, reply) => {
-      if (shuttingDown) return sendError(reply, 503, "SHUTTING_DOWN", "Shutting down");
+    async function report(): Promise<ReadinessReport<typeof readinessDetails>> {
       const state = await check();
-      const body = {
-        checks: {
-          postgres: state.up.postgres ? "ok" : "down",
-          redis: state.up.redis ? "ok" : "down",
-          schema: state.schema,
-        },
-        redisPersistence: state.redisPersistence,
-        sessionCache: app.sessions.directory.isCaching ? "on" : "off",
-      };
-      if (state.schema === "ok") {
-        const degraded = (Object.keys(state.up) as DependencyName[]).filter((name) => !state.up[name]);
-        if (degraded.length > 0) request.log.warn({ degraded }, "serving degraded: dependency unreachable");
-        return { status: degraded.length > 0 ? "degraded" : "ready", ...body };
-      }
-      const error =
+      const checks = { postgres: state.up.postgres ? "ok" : "down", redis: state.up.redis ? "ok" : "down", schema: state.schema };
+      const details = { checks, redisPersistence: state.redisPersistence, sessionCache: app.sessions.directory.isCaching ? "on" : "off" } as const;
+      if (state.schema === "ok") return { state: state.up.postgres && state.up.redis ? "ready" : "degraded", ...details };
+      const reason =
         state.schema === "missing"
           ? "Not ready: the database schema is not migrated (run npm run migrate)"
           : "Not ready: starting (the schema could not be checked yet: PostgreSQL unreachable)";
-      request.log.warn({ schema: state.schema }, "not ready");
-      return reply.status(503).send({ error, code: "NOT_READY", ...body });
-    });
+      return { state: "unready", reason, ...details };
+    }
+    await app.register(healthRoutes, { details: readinessDetails, report });
 
     app.addHook("onClose", async () => {
       redis.disconnect();

@@ -1,56 +1,48 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
 import { permissionsOf } from "../clinics/roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import type { ClinicMembership, SessionRecord } from "./directory.js";
 
-const introspectBody = {
-  type: "object",
-  additionalProperties: false,
-  minProperties: 1,
-  properties: {
+const IntrospectBody = Type.Object(
+  {
     /** The caller's incoming Cookie header, as received. */
-    cookie: { type: "string", maxLength: 16384 },
+    cookie: Type.Optional(Type.String({ maxLength: 16384 })),
     /** A raw session token (the `token` of a sign-in response). */
-    token: { type: "string", minLength: 1, maxLength: 512 },
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },
-} as const;
+  { additionalProperties: false, minProperties: 1 },
+);
 
-const stringMap = { type: "object", additionalProperties: { type: "array", items: { type: "string" } } } as const;
-
-const introspectResponse = {
-  type: "object",
-  required: ["active"],
-  properties: {
-    active: { type: "boolean" },
-    user: {
-      type: "object",
-      properties: {
-        id: { type: "string" },
-        name: { type: "string" },
-        email: { type: "string" },
-        username: { type: ["string", "null"] },
-        emailVerified: { type: "boolean" },
-        /** An admin-set initial password is still to be replaced: data endpoints refuse until it is. */
-        mustChangePassword: { type: "boolean" },
-      },
-    },
-    session: {
-      type: "object",
-      properties: { id: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
-    },
-    clinic: {
-      type: ["object", "null"],
-      properties: {
-        id: { type: "string" },
-        slug: { type: "string" },
-        name: { type: "string" },
-        role: { type: "string" },
-        permissions: stringMap,
-      },
-    },
-  },
-} as const;
+const IntrospectAnswer = Type.Object({
+  active: Type.Boolean(),
+  user: Type.Optional(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      email: Type.String(),
+      username: Type.Union([Type.String(), Type.Null()]),
+      emailVerified: Type.Boolean(),
+      /** An admin-set initial password is still to be replaced: data endpoints refuse until it is. */
+      mustChangePassword: Type.Boolean(),
+    }),
+  ),
+  session: Type.Optional(Type.Object({ id: Type.String(), expiresAt: Type.String({ format: "date-time" }) })),
+  clinic: Type.Optional(
+    Type.Union([
+      Type.Object({
+        id: Type.String(),
+        slug: Type.String(),
+        name: Type.String(),
+        role: Type.String(),
+        permissions: Type.Record(Type.String(), Type.Immutable(Type.Array(Type.String()))),
+      }),
+      Type.Null(),
+    ]),
+  ),
+});
 
 /**
  * POST /internal/v1/introspect: who a request to another temetro service belongs to. Reads the
@@ -66,27 +58,26 @@ export default async function introspectRoutes(internal: FastifyInstance, option
     const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
     // Compare digests: constant time, whatever the lengths.
     if (!presented || !timingSafeEqual(digest(presented), expectedToken)) {
-      throw new HttpError(401, ErrorCode.INTERNAL_TOKEN_REQUIRED, "Present the internal token: Authorization: Bearer <INTERNAL_TOKEN>");
+      throw new HttpError(ErrorCode.INTERNAL_TOKEN_REQUIRED);
     }
   };
 
-  internal.post<{ Body: { cookie?: string; token?: string } }>(
+  internal.withTypeProvider<TypeBoxTypeProvider>().post(
     "/internal/v1/introspect",
-    { onRequest: requireCallerToken, schema: { body: introspectBody, response: { 200: introspectResponse } } },
+    { onRequest: requireCallerToken, schema: { body: IntrospectBody, response: { 200: IntrospectAnswer } } },
     async (request, reply) => {
       const { cookie, token } = request.body;
       const found = token ? await app.sessions.fromToken(token) : await app.sessions.fromCookie(cookie);
-      reply.type("application/json; charset=utf-8");
-      if (!found) return reply.send(INACTIVE);
+      if (!found) return sendSerialized(reply, INACTIVE);
 
       const clinicId = found.session.activeOrganizationId;
       const membership = clinicId ? await app.sessions.membership(found.user.id, clinicId) : null;
       // The directory hands out the same objects until something about them changes, so the
       // answer built from them can be kept with them: the hot path serialises nothing.
       const kept = answers.get(found);
-      if (kept && kept.membership === membership) return reply.send(kept.body);
+      if (kept && kept.membership === membership) return sendSerialized(reply, kept.body);
 
-      const body = reply.serialize({
+      const answer: Static<typeof IntrospectAnswer> = {
         active: true,
         user: {
           id: found.user.id,
@@ -100,9 +91,10 @@ export default async function introspectRoutes(internal: FastifyInstance, option
         clinic: membership
           ? { ...membership.clinic, role: membership.role, permissions: permissionsOf(membership.role) }
           : null,
-      }) as string;
+      };
+      const body = reply.serialize(answer) as string;
       answers.set(found, { membership, body });
-      return reply.send(body);
+      return sendSerialized(reply, body);
     },
   );
 }
@@ -111,6 +103,11 @@ const INACTIVE = JSON.stringify({ active: false });
 
 /** Serialised answers, held by the directory's session records they were built from. */
 const answers = new WeakMap<SessionRecord, { membership: ClinicMembership | null; body: string }>();
+
+/** Sends an answer already serialised by the route's schema (a string is sent as it is). */
+function sendSerialized(reply: FastifyReply, json: string) {
+  return reply.type("application/json; charset=utf-8").send(json);
+}
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();

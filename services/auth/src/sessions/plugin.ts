@@ -1,6 +1,6 @@
 import fp from "fastify-plugin";
 import { LRUCache } from "lru-cache";
-import type { Config } from "@temetro/shared";
+import type { Config } from "../config.js";
 import { sessionCookieValue, tokenOfSignedValue } from "./cookie.js";
 import { SessionDirectory, type ClinicMembership, type SessionRecord } from "./directory.js";
 import { InvalidationChannel, type Invalidation } from "./invalidation.js";

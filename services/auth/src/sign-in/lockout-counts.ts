@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { LockoutPolicy } from "@temetro/shared";
+import type { LockoutPolicy } from "../config.js";
 import type { CounterStore } from "./counter-store.js";
 
 /** What one more failed sign-in did to an identifier. */

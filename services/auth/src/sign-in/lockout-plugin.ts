@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import type { LockoutPolicy } from "@temetro/shared";
+import type { LockoutPolicy } from "../config.js";
 import { AccountLockout } from "./lockout-counts.js";
 
 declare module "fastify" {

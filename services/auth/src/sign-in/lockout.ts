@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { BASE_ERROR_CODES, type BetterAuthPlugin } from "better-auth";
 import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
 import { USERNAME_ERROR_CODES } from "better-auth/plugins/username";
+import { ErrorCode } from "../errors.js";
 import type { AccountLockout } from "./lockout-counts.js";
 
 /**
@@ -107,7 +108,7 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
               return;
             }
             const code = (returned.body as { code?: string } | undefined)?.code;
-            if (code === "SERVICE_UNAVAILABLE") options.recordOutcome?.("busy");
+            if (code === ErrorCode.SERVICE_UNAVAILABLE) options.recordOutcome?.("busy");
             if (code !== wrongPasswordErrors[path].code) return;
             options.recordOutcome?.("wrong_password");
 

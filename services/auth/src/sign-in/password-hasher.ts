@@ -1,3 +1,4 @@
+import { ErrorCode } from "../errors.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
@@ -98,7 +99,7 @@ export interface PasswordHasher {
 export function hashingBusyError(): APIError {
   return new APIError(
     "SERVICE_UNAVAILABLE",
-    { message: HASHING_BUSY_MESSAGE, code: "SERVICE_UNAVAILABLE" },
+    { message: HASHING_BUSY_MESSAGE, code: ErrorCode.SERVICE_UNAVAILABLE },
     { "Retry-After": String(HASHING_BUSY_RETRY_AFTER_SECONDS) },
   );
 }

@@ -1,7 +1,7 @@
 import rateLimit, { normalizeIP } from "@fastify/rate-limit";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import type { RateLimits } from "@temetro/shared";
+import type { RateLimits } from "../config.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import { sharedOrLocalStore } from "./rate-limit-store.js";
 import { judgedPath } from "../request-path.js";

@@ -1,0 +1,72 @@
+/**
+ * Every error code temetro's auth service and this client send, with its HTTP status (where one
+ * code always has the same) and its one message. Clients switch on codes: rename none. A body may
+ * carry a more specific message than the one here (which field failed validation, how many seconds
+ * to wait), never a different meaning. The README's Errors table lists exactly these codes
+ * (services/auth/test/error-codes.test.ts).
+ */
+export const errorCodes = {
+  // Who is asking, and may they (the /api guard and this client's hooks)
+  UNAUTHENTICATED: { status: 401, message: "Sign in first: no valid session" },
+  NO_ACTIVE_CLINIC: { status: 403, message: "Choose a clinic first (POST /api/auth/organization/set-active)" },
+  NOT_A_CLINIC_MEMBER: { status: 403, message: "You are not a member of the active clinic" },
+  PASSWORD_CHANGE_REQUIRED: { status: 403, message: "Replace the initial password first (POST /api/auth/change-password)" },
+  FORBIDDEN: { status: 403, message: "Your role in this clinic does not allow this" },
+  INTERNAL_TOKEN_REQUIRED: { status: 401, message: "Present the internal token: Authorization: Bearer <INTERNAL_TOKEN>" },
+  ACCOUNT_DISABLED: { status: 403, message: "This account has been disabled" },
+
+  // Clinic membership and staff accounts
+  MEMBER_NOT_FOUND: { status: 404, message: "No such member in this clinic" },
+  USERNAME_TAKEN: { status: 409, message: "This username is taken" },
+  EMAIL_TAKEN: { status: 409, message: "An account with this email already exists" },
+  // 409 from /api/staff, 400 from Better Auth's update-member-role: until both entrances share one path.
+  OWNER_ROLE_PROTECTED: {
+    status: undefined,
+    message: "The owner is changed only by transferring ownership (POST /api/clinic/transfer-ownership)",
+  },
+  ROLE_NOT_ASSIGNABLE: {
+    status: 400,
+    message: "This role cannot be given here; ownership moves only by transfer (POST /api/clinic/transfer-ownership)",
+  },
+  NOT_A_CLINIC_ACCOUNT: {
+    status: 403,
+    message: "Only the password of an account this clinic created can be set; this person can reset their own",
+  },
+  PASSWORD_UNCHANGED: { status: 400, message: "The new password must differ from the current one" },
+  CONFLICT: { status: 409, message: "The request conflicts with the current state" },
+
+  // What was sent
+  NOT_FOUND: { status: 404, message: "Not found" },
+  INVALID_JSON: { status: 400, message: "Body is not valid JSON" },
+  INVALID_TEXT: { status: 400, message: "Text fields must not contain NUL characters or unpaired surrogates" },
+  BODY_TOO_LARGE: { status: 413, message: "Request body is too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported content type" },
+  VALIDATION_ERROR: { status: 400, message: "The request is not valid" },
+  // Any other refusal of a malformed request: a 4xx status of its own (405, 422...) keeps this code.
+  BAD_REQUEST: { status: undefined, message: "Request refused" },
+  RATE_LIMITED: { status: 429, message: "Too many requests: retry later" },
+
+  // The service itself
+  SERVICE_UNAVAILABLE: { status: 503, message: "Service temporarily unavailable" },
+  NOT_READY: { status: 503, message: "Not ready" },
+  SHUTTING_DOWN: { status: 503, message: "Shutting down" },
+  INTERNAL_ERROR: { status: 500, message: "Internal server error" },
+  /** Sent by this client, never by the auth service: the auth service (or its JWKS) could not be asked. */
+  AUTH_UNAVAILABLE: { status: 503, message: "The authentication service is unavailable; try again shortly" },
+} as const satisfies Record<string, { status: number | undefined; message: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** The codes by name, so a typo is a compile error: `ErrorCode.FORBIDDEN`. */
+export const ErrorCode = Object.fromEntries(Object.keys(errorCodes).map((code) => [code, code])) as {
+  readonly [Code in ErrorCode]: Code;
+};
+
+/** Codes whose status is always the same: an error can be made from the code alone. */
+export type FixedStatusCode = { [Code in ErrorCode]: (typeof errorCodes)[Code]["status"] extends number ? Code : never }[ErrorCode];
+
+/** The error body of every temetro service: `{ "error": <message>, "code": <code> }`. */
+export interface ErrorBody {
+  error: string;
+  code: string;
+}
