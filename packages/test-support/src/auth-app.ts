@@ -12,13 +12,14 @@ import { deleteKeysWithPrefix } from "./redis-keys.js";
 
 export type { CapturedLogs };
 
+/** The repository's root: test-support is one of its workspaces (packages/test-support/src or dist). */
+export const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
 /**
  * Each tap job gets its own database (and every app its own Redis key prefix), so test files run
  * in parallel without seeing each other's rows, jobs or counters.
  */
 const jobId = process.env.TAP_JOB_ID ?? "0";
-/** The repository's root: test-support is one of its workspaces (packages/test-support/src or dist). */
-export const repositoryRoot = fileURLToPath(new URL("../../..", import.meta.url));
 // Checkouts of the repository on one machine (worktrees, a CI clone) get databases of their own.
 const checkout = createHash("sha256").update(repositoryRoot).digest("hex").slice(0, 8);
 export const testDatabaseUrl = `postgres://postgres@127.0.0.1:5432/temetro_auth_test_${checkout}_${jobId}`;
