@@ -61,10 +61,13 @@ t.test("the last owner can neither leave, be removed nor be demoted", async (t) 
     const demote = await app.inject({ method: "POST", url: "/api/auth/organization/update-member-role", headers: { cookie }, payload: { memberId, role: "admin", organizationId: clinic.id } });
     t.equal(demote.statusCode >= 400 && demote.statusCode < 500, true, `demotion refused (${demote.statusCode})`);
   }
+  // As on DELETE /api/staff/:userId: 409 OWNER_ROLE_PROTECTED.
   const removeSelf = await app.inject({ method: "POST", url: "/api/auth/organization/remove-member", headers: { cookie: owner.cookie }, payload: { memberIdOrEmail: owner.email, organizationId: clinic.id } });
-  t.equal(removeSelf.statusCode, 400);
+  t.equal(removeSelf.statusCode, 409);
+  t.equal(removeSelf.json().code, "OWNER_ROLE_PROTECTED");
   const byAdmin = await app.inject({ method: "POST", url: "/api/auth/organization/remove-member", headers: { cookie: admin.cookie }, payload: { memberIdOrEmail: owner.email, organizationId: clinic.id } });
-  t.equal(byAdmin.statusCode, 400);
+  t.equal(byAdmin.statusCode, 409);
+  t.equal(byAdmin.json().code, "OWNER_ROLE_PROTECTED");
 
   // Nor can an owner make a second owner by role change: ownership only moves by transfer.
   const adminMember = await app.pg.query(`SELECT "id" FROM "member" WHERE "userId" = $1`, [admin.userId]);

@@ -43,8 +43,8 @@ export async function createStaffAccount(
   const passwordHash = await deps.passwordHasher.hash(input.password);
   return withTransaction(deps.pool, async (client) => {
     const taken = await findTakenIdentifiers(client, input.username, email);
-    if (taken.username) throw new HttpError(409, ErrorCode.USERNAME_TAKEN, "This username is taken");
-    if (taken.email) throw new HttpError(409, ErrorCode.EMAIL_TAKEN, "An account with this email already exists");
+    if (taken.username) throw new HttpError(ErrorCode.USERNAME_TAKEN);
+    if (taken.email) throw new HttpError(ErrorCode.EMAIL_TAKEN);
     const userId = await insertStaffAccount(client, {
       clinicId: clinic.id,
       name: input.name,
@@ -80,7 +80,7 @@ export async function createStaffAccount(
     return member;
   }).catch((error: unknown) => {
     // Two requests for one username at once: the unique index decides.
-    if (uniqueViolation(error)) throw new HttpError(409, ErrorCode.USERNAME_TAKEN, "This username or email is taken");
+    if (uniqueViolation(error)) throw new HttpError(ErrorCode.USERNAME_TAKEN, "This username or email is taken");
     throw error;
   });
 }
