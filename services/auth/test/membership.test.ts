@@ -216,3 +216,23 @@ t.test("a role change and a removal through Better Auth's routes are audited and
   ]);
   t.equal((await signIn(app, owner.email)).statusCode, 200);
 });
+
+t.test("leaving a clinic is audited and ends the leaver's other sessions in it; the leaving session stays signed in", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const member = await addMember(app, owner.cookie, clinic.id, "doctor");
+  const elsewhere = cookieOf(await signIn(app, member.email));
+  t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: elsewhere } })).statusCode, 200);
+
+  const leave = await app.inject({ method: "POST", url: "/api/auth/organization/leave", headers: { cookie: member.cookie }, payload: { organizationId: clinic.id } });
+  t.equal(leave.statusCode, 200);
+
+  t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: elsewhere } })).statusCode, 401, "the other session ended");
+  const stays = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: member.cookie } });
+  t.equal(stays.json().code, "NO_ACTIVE_CLINIC", "the leaving session is signed in, in no clinic");
+  const audit = await app.inject({ method: "GET", url: "/api/audit?limit=1", headers: { cookie: owner.cookie } });
+  t.match(audit.json().events, [
+    { action: "member.left", actorUserId: member.userId, targetUserId: member.userId, detail: { role: "doctor" }, clientIp: "127.0.0.1" },
+  ]);
+});
