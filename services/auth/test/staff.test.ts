@@ -10,6 +10,7 @@ import {
   createStaff,
   emailsTo,
   emailTo,
+  metricSample,
   PASSWORD,
   signInByUsername,
   signUp,
@@ -472,4 +473,18 @@ t.test("reset-by-username answers { ok: true } for any username and emails only 
   const bad = await app.inject({ method: "POST", url: "/api/auth-helpers/reset-by-username", payload: { name: "x" } });
   t.equal(bad.statusCode, 400);
   t.equal(bad.json().code, "VALIDATION_ERROR");
+});
+
+t.test("staff passwords are hashed by the bounded hasher, counted in its metric", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  await createClinic(app, owner.cookie);
+  const hashes = async () =>
+    metricSample(await app.metrics.registry.metrics(), "auth_password_hash_duration_seconds_count", { operation: "hash" }) ?? 0;
+  const before = await hashes();
+  const staff = await createStaff(app, owner.cookie);
+  t.equal(await hashes(), before + 1, "creation");
+  const set = await app.inject({ method: "POST", url: `/api/staff/${staff.userId}/password`, headers: { cookie: owner.cookie }, payload: { password: NEW_PASSWORD } });
+  t.equal(set.statusCode, 200);
+  t.equal(await hashes(), before + 2, "a new initial password");
 });
