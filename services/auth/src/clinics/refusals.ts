@@ -36,8 +36,8 @@ export function refuseOwnerChange(member: { role: string }): void {
 }
 
 /**
- * The same refusal as Better Auth raises its own: it answers it like its other errors (and its
- * hooks may run inside its transactions, which an APIError rolls back cleanly).
+ * The same refusal as Better Auth raises its own, so that its routes answer it with their usual
+ * body (`message` beside `error` and `code`, auth/routes.ts) and its status.
  */
 export function asBetterAuthError(error: unknown): unknown {
   if (!(error instanceof HttpError)) return error;
