@@ -9,7 +9,7 @@ import { clearMustChangePassword } from "./staff-store.js";
  * unless the clinic switched the rule off (its `staffMustChangePassword` setting).
  */
 export function mustReplaceInitialPassword(
-  user: { mustChangePassword?: unknown },
+  user: { mustChangePassword?: unknown } & object,
   membership: { staffMustChangePassword: boolean } | null | undefined,
 ): boolean {
   // Without a clinic to ask, the safe answer: the password is still to be replaced.
