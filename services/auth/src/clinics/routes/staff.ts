@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
-import { changeRole, removeMember } from "../membership.js";
-import { grants, manageStaff, permissionsOf, providerPermission } from "../roles.js";
+import { changeRole, removeMember, transferOwnership } from "../membership.js";
+import { grants, manageStaff, permissionsOf, providerPermission, transferOwnership as transferOwnershipPermission } from "../roles.js";
 import { createStaffAccount, setInitialPassword } from "../staff-accounts.js";
 import { listStaff } from "../staff-store.js";
 import { actorOf, answerUnlessEmailNotStored, clinicOf, membershipDeps } from "./entrance.js";
@@ -10,9 +10,10 @@ import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPas
 
 /**
  * The clinic's people: staff accounts the clinic creates (they sign in by username), the member
- * list, role changes, initial passwords and removal. Owners and admins only, except the list of
- * providers, which every member needs to assign a patient's provider. The changes themselves are
- * clinics/membership.ts's and clinics/staff-accounts.ts's.
+ * list, role changes, initial passwords and removal; and the transfer of ownership, the only way
+ * it moves (the owner's alone). Owners and admins only, except the list of providers, which every
+ * member needs to assign a patient's provider. The changes themselves are clinics/membership.ts's
+ * and clinics/staff-accounts.ts's.
  */
 
 const NewStaffAccount = Type.Object(
@@ -23,6 +24,11 @@ const NewStaffAccount = Type.Object(
     role: RoleName,
     email: Type.Optional(Type.String({ format: "email", maxLength: 254 })),
   },
+  { additionalProperties: false },
+);
+
+const TransferResult = Type.Object(
+  { ownerUserId: Type.String(), previousOwnerRole: Type.String() },
   { additionalProperties: false },
 );
 
@@ -110,5 +116,11 @@ export default async function staffRoutes(fastify: FastifyInstance) {
       await removeMember(deps, actorOf(request), request.clinicContext.clinic.id, request.params.userId);
       return reply.status(204).send(null);
     },
+  );
+
+  app.post(
+    "/clinic/transfer-ownership",
+    { config: { permission: transferOwnershipPermission }, schema: { body: MemberUserIdParams, response: { 200: TransferResult } } },
+    async (request) => transferOwnership(deps, actorOf(request), request.clinicContext.clinic.id, request.body.userId),
   );
 }
