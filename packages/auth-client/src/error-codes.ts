@@ -19,9 +19,9 @@ export const errorCodes = {
   MEMBER_NOT_FOUND: { status: 404, message: "No such member in this clinic" },
   USERNAME_TAKEN: { status: 409, message: "This username is taken" },
   EMAIL_TAKEN: { status: 409, message: "An account with this email already exists" },
-  // 409 from /api/staff, 400 from Better Auth's update-member-role: until both entrances share one path.
+  // The same on Better Auth's organization routes and /api (services/auth/src/clinics/membership.ts).
   OWNER_ROLE_PROTECTED: {
-    status: undefined,
+    status: 409,
     message: "The owner is changed only by transferring ownership (POST /api/clinic/transfer-ownership)",
   },
   ROLE_NOT_ASSIGNABLE: {

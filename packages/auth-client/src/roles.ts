@@ -18,15 +18,7 @@ export const clinicalStatements = {
 } as const;
 
 /** Clinical resources as owners and admins see them: everything. */
-const allClinical = {
-  patient: ["read", "write", "delete"],
-  appointment: ["read", "write", "delete"],
-  prescription: ["read", "write", "delete"],
-  invoice: ["read", "write", "delete"],
-  inventory: ["read", "write", "delete"],
-  task: ["read", "write", "delete"],
-  lab: ["read", "write"],
-} as const;
+const allClinical = clinicalStatements;
 
 /** Doctors (and plain members) do everything clinical but delete patients. */
 const clinician = { ...allClinical, patient: ["read", "write"] } as const;

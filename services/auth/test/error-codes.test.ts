@@ -35,6 +35,8 @@ const code = "([A-Z][A-Z0-9_]+)";
 /** Where the source names a code of ours: `ErrorCode.X` (any registry view), or a literal in a body or a call. */
 const ourCodePatterns = [
   new RegExp(`ErrorCode\\.${code}`, "g"),
+  // The health answers both services share (shared/src/health.ts).
+  new RegExp(`HealthCode\\.${code}`, "g"),
   new RegExp(`\\berrorCodes\\.${code}`, "g"),
   new RegExp(`\\bcode:\\s*"${code}"`, "g"),
   new RegExp(`\\b(?:HttpError|sendError)\\(\\s*(?:[\\w.]+\\s*,\\s*){0,2}"${code}"`, "g"),
@@ -51,6 +53,7 @@ function codesIn(sources: string[], patterns: RegExp[]): Set<string> {
 const sources = [
   ...sourcesUnder(new URL("services/auth/src/", repository)),
   ...sourcesUnder(new URL("packages/auth-client/src/", repository)),
+  ...sourcesUnder(new URL("shared/src/", repository)),
 ];
 const sentCodes = codesIn(sources, ourCodePatterns);
 const registryCodes = new Set(Object.keys(errorCodes));

@@ -52,10 +52,13 @@ t.test("the last owner can neither leave, be removed nor be demoted", async (t) 
     const demote = await app.inject({ method: "POST", url: "/api/auth/organization/update-member-role", headers: { cookie }, payload: { memberId, role: "admin", organizationId: clinic.id } });
     t.equal(demote.statusCode >= 400 && demote.statusCode < 500, true, `demotion refused (${demote.statusCode})`);
   }
+  // As on DELETE /api/staff/:userId: 409 OWNER_ROLE_PROTECTED.
   const removeSelf = await app.inject({ method: "POST", url: "/api/auth/organization/remove-member", headers: { cookie: owner.cookie }, payload: { memberIdOrEmail: owner.email, organizationId: clinic.id } });
-  t.equal(removeSelf.statusCode, 400);
+  t.equal(removeSelf.statusCode, 409);
+  t.equal(removeSelf.json().code, "OWNER_ROLE_PROTECTED");
   const byAdmin = await app.inject({ method: "POST", url: "/api/auth/organization/remove-member", headers: { cookie: admin.cookie }, payload: { memberIdOrEmail: owner.email, organizationId: clinic.id } });
-  t.equal(byAdmin.statusCode, 400);
+  t.equal(byAdmin.statusCode, 409);
+  t.equal(byAdmin.json().code, "OWNER_ROLE_PROTECTED");
 
   // Nor can an owner make a second owner by role change: ownership only moves by transfer.
   const adminMember = await app.pg.query(`SELECT "id" FROM "member" WHERE "userId" = $1`, [admin.userId]);
@@ -203,4 +206,24 @@ t.test("a role change and a removal through Better Auth's routes are audited and
     { action: "member.role-changed", actorUserId: owner.userId, targetUserId: staff.userId, detail: { from: "doctor", to: "lab" } },
   ]);
   t.equal((await signIn(app, owner.email)).statusCode, 200);
+});
+
+t.test("leaving a clinic is audited and ends the leaver's other sessions in it; the leaving session stays signed in", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const member = await addMember(app, owner.cookie, clinic.id, "doctor");
+  const elsewhere = cookieOf(await signIn(app, member.email));
+  t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: elsewhere } })).statusCode, 200);
+
+  const leave = await app.inject({ method: "POST", url: "/api/auth/organization/leave", headers: { cookie: member.cookie }, payload: { organizationId: clinic.id } });
+  t.equal(leave.statusCode, 200);
+
+  t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: elsewhere } })).statusCode, 401, "the other session ended");
+  const stays = await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie: member.cookie } });
+  t.equal(stays.json().code, "NO_ACTIVE_CLINIC", "the leaving session is signed in, in no clinic");
+  const audit = await app.inject({ method: "GET", url: "/api/audit?limit=1", headers: { cookie: owner.cookie } });
+  t.match(audit.json().events, [
+    { action: "member.left", actorUserId: member.userId, targetUserId: member.userId, detail: { role: "doctor" }, clientIp: "127.0.0.1" },
+  ]);
 });

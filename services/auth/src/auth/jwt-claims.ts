@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import { jwt } from "better-auth/plugins";
 import type { Pool } from "pg";
 import { betterAuthRefusal, ErrorCode } from "../errors.js";
+import { mustReplaceInitialPassword } from "../clinics/initial-password.js";
 import { findMembership } from "../clinics/membership-store.js";
 
 /**
@@ -26,7 +27,7 @@ export function jwtTokens(config: Config, pool: Pool) {
         const membership = clinicId ? await findMembership(pool, session.userId, clinicId) : null;
         // A token says nothing of the initial password, so none is minted until it is replaced:
         // otherwise a service trusting the token would let the staff member past that rule.
-        if (user.mustChangePassword === true && (membership?.staffMustChangePassword ?? true)) {
+        if (mustReplaceInitialPassword(user, membership)) {
           throw betterAuthRefusal(ErrorCode.PASSWORD_CHANGE_REQUIRED);
         }
         return { clinic: membership?.clinic.id ?? null, role: membership?.role ?? null };

@@ -9,7 +9,8 @@ import type { AccountLockout } from "../sign-in/lockout-counts.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "../sign-in/password-hasher.js";
 import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
-import { membershipHooks } from "../clinics/membership-rules.js";
+import { membershipHooks } from "../clinics/better-auth-hooks.js";
+import { clinicMembership } from "../clinics/better-auth-plugin.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -125,6 +126,7 @@ export function authOptions({
         onLockoutStarted: emails.notifyLockout,
         recordOutcome: recordSignInOutcome,
       }),
+      clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
       usernamePlugin(),
       organization({
         ac: accessControl,
@@ -132,7 +134,9 @@ export function authOptions({
         creatorRole: "owner",
         invitationExpiresIn: tokenLifetimes.invitationSeconds,
         cancelPendingInvitationsOnReInvite: true,
-        organizationHooks: announceMembershipChanges(membershipHooks({ pool, clientIpHeader: CLIENT_IP_HEADER }), invalidate),
+        // Every change to a clinic's members passes through clinics/membership.ts (this entrance:
+        // clinics/better-auth-hooks.ts, and the clinicMembership plugin above).
+        organizationHooks: membershipHooks({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
         schema: clinicSchema,
         sendInvitationEmail: async ({ id, email, role, organization: clinic, inviter }) =>
           emails.sendInvitation({ id, email, role, clinicName: clinic.name, inviterName: inviter.user.name }),
@@ -147,46 +151,3 @@ export function createAuth(deps: AuthDeps) {
 }
 
 export type Auth = ReturnType<typeof createAuth>;
-
-/**
- * temetro's membership rules (audit, owner protection) plus the announcement of every change that
- * alters what a member may do, so that no replica serves a cached answer about it. The
- * announcement comes after the rules' own writes, and even when they fail.
- */
-function announceMembershipChanges(
-  rules: ReturnType<typeof membershipHooks>,
-  invalidate: (message: Invalidation) => Promise<void>,
-) {
-  return {
-    ...rules,
-    afterAddMember: async ({ member }: { member: { userId: string } }) => invalidate(`user:${member.userId}`),
-    afterAcceptInvitation: async (data: Parameters<typeof rules.afterAcceptInvitation>[0]) => {
-      try {
-        await rules.afterAcceptInvitation(data);
-      } finally {
-        await invalidate(`user:${data.member.userId}`);
-      }
-    },
-    afterUpdateMemberRole: async (data: Parameters<typeof rules.afterUpdateMemberRole>[0]) => {
-      try {
-        await rules.afterUpdateMemberRole(data);
-      } finally {
-        await invalidate(`user:${data.member.userId}`);
-      }
-    },
-    // The rules end the removed member's sessions in this clinic: announce once that is done, so
-    // no replica re-reads the session in between and keeps it.
-    afterRemoveMember: async (data: Parameters<typeof rules.afterRemoveMember>[0]) => {
-      try {
-        await rules.afterRemoveMember(data);
-      } finally {
-        await invalidate(`user:${data.member.userId}`);
-      }
-    },
-    afterUpdateOrganization: async ({ organization: clinic }: { organization: { id: string } | null }) => {
-      if (clinic) await invalidate(`clinic:${clinic.id}`);
-    },
-    afterDeleteOrganization: async ({ organization: clinic }: { organization: { id: string } }) =>
-      invalidate(`clinic:${clinic.id}`),
-  };
-}

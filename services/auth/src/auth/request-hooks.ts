@@ -1,14 +1,15 @@
-import { createAuthMiddleware, isAPIError } from "better-auth/api";
+import { createAuthMiddleware } from "better-auth/api";
 import type { Pool } from "pg";
 import { betterAuthRefusal, ErrorCode } from "../errors.js";
-import { refuseUnassignableRole } from "../clinics/membership-rules.js";
+import { successfulResult } from "../clinics/better-auth-plugin.js";
+import { endInitialPassword } from "../clinics/initial-password.js";
 import type { Invalidation } from "../sessions/invalidation.js";
 import type { EmailSenders } from "./email-senders.js";
 
 /**
- * temetro's rules around Better Auth's own routes: invitations carry one of temetro's assignable
- * roles; an initial password must really be replaced, not re-entered, and replacing it ends the
- * forced change; a disabled account's sessions are worth nothing.
+ * temetro's rules around Better Auth's own routes: an initial password must really be replaced,
+ * not re-entered, and replacing it ends the forced change; a disabled account's sessions are worth
+ * nothing. (The clinic membership rules are clinics/better-auth-plugin.ts's.)
  */
 export function requestHooks(deps: {
   pool: Pool;
@@ -17,12 +18,6 @@ export function requestHooks(deps: {
 }) {
   return {
     before: createAuthMiddleware(async (ctx) => {
-      // Checked before Better Auth's own role check, which answers an unknown role without a code.
-      if (ctx.path === "/organization/invite-member") {
-        const role = (ctx.body as { role?: unknown } | undefined)?.role;
-        refuseUnassignableRole(Array.isArray(role) ? role.join(",") : String(role ?? ""));
-        return;
-      }
       if (ctx.path !== "/change-password") return;
       const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
       if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
@@ -38,15 +33,10 @@ export function requestHooks(deps: {
         return;
       }
       if (ctx.path !== "/change-password") return;
-      const returned = ctx.context.returned;
-      if (!returned || isAPIError(returned) || returned instanceof Error || returned instanceof Response) return;
-      const { user } = returned as { user?: { id?: string; email?: string; name?: string } };
+      const { user } = (successfulResult(ctx.context.returned) ?? {}) as { user?: { id?: string; email?: string; name?: string } };
       if (!user?.id) return;
       // A successful change ends the forced first change, and tells the owner.
-      await deps.pool.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [
-        user.id,
-      ]);
-      await deps.invalidate(`user:${user.id}`);
+      await endInitialPassword(deps.pool, deps.invalidate, user.id);
       if (user.email) await deps.notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
     }),
   };

@@ -1,6 +1,8 @@
 import fp from "fastify-plugin";
 import { grants, permissionsOf, type PermissionRequest, type Permissions } from "./roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
+import { mustReplaceInitialPassword } from "./initial-password.js";
+import { roleForbids } from "./refusals.js";
 
 /** Who a data request belongs to, and in which clinic and role it acts. */
 export interface ClinicContext {
@@ -38,29 +40,19 @@ export default fp(
     app.addHook("onRequest", async (request) => {
       // The session directory: PostgreSQL behind a cache that every change invalidates at once.
       const found = await app.sessions.fromCookie(request.headers.cookie);
-      if (!found) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, "Sign in first: no valid session");
+      if (!found) throw new HttpError(ErrorCode.UNAUTHENTICATED);
 
       const clinicId = found.session.activeOrganizationId;
-      if (!clinicId) {
-        throw new HttpError(403, ErrorCode.NO_ACTIVE_CLINIC, "Choose a clinic first (POST /api/auth/organization/set-active)");
-      }
+      if (!clinicId) throw new HttpError(ErrorCode.NO_ACTIVE_CLINIC);
       // Read on every request, not from the session: a removed member or changed role shows at once.
       const membership = await app.sessions.membership(found.user.id, clinicId);
-      if (!membership) throw new HttpError(403, ErrorCode.NOT_A_CLINIC_MEMBER, "You are not a member of the active clinic");
+      if (!membership) throw new HttpError(ErrorCode.NOT_A_CLINIC_MEMBER);
 
-      if (found.user.mustChangePassword && membership.staffMustChangePassword) {
-        throw new HttpError(
-          403,
-          ErrorCode.PASSWORD_CHANGE_REQUIRED,
-          "Replace the initial password first (POST /api/auth/change-password)",
-        );
-      }
+      if (mustReplaceInitialPassword(found.user, membership)) throw new HttpError(ErrorCode.PASSWORD_CHANGE_REQUIRED);
 
       const permissions = permissionsOf(membership.role);
       const needed = request.routeOptions.config.permission;
-      if (needed && !grants(permissions, needed)) {
-        throw new HttpError(403, ErrorCode.FORBIDDEN, "Your role in this clinic does not allow this");
-      }
+      if (needed && !grants(permissions, needed)) throw roleForbids();
 
       request.clinicContext = {
         user: { id: found.user.id, name: found.user.name, email: found.user.email },

@@ -139,6 +139,24 @@ export async function findStaffMember(
   return rows[0] ? toStaffMember(rows[0], clinicId) : null;
 }
 
+/**
+ * A member of the clinic named the way Better Auth's organization routes name one: by the member
+ * row's id, or by the person's email (remove-member's `memberIdOrEmail`).
+ */
+export async function findStaffMemberByReference(
+  db: Pool | PoolClient,
+  clinicId: string,
+  reference: { memberId: string } | { email: string },
+): Promise<StaffMember | null> {
+  const [column, value] = "memberId" in reference ? [`m."id"`, reference.memberId] : [`lower(u."email")`, reference.email.toLowerCase()];
+  const { rows } = await db.query<StaffRow>(
+    `SELECT ${staffColumns} FROM "member" m JOIN "user" u ON u."id" = m."userId"
+      WHERE m."organizationId" = $1 AND ${column} = $2`,
+    [clinicId, value],
+  );
+  return rows[0] ? toStaffMember(rows[0], clinicId) : null;
+}
+
 export async function updateMemberRole(client: PoolClient, clinicId: string, userId: string, role: string): Promise<void> {
   await client.query(`UPDATE "member" SET "role" = $3 WHERE "organizationId" = $1 AND "userId" = $2`, [clinicId, userId, role]);
 }
@@ -154,6 +172,11 @@ export async function setPasswordHash(client: PoolClient, userId: string, passwo
     [userId, passwordHash],
   );
   await client.query(`UPDATE "user" SET "mustChangePassword" = $2, "updatedAt" = now() WHERE "id" = $1`, [userId, mustChangePassword]);
+}
+
+/** The initial password was replaced by its owner: nothing more to force. */
+export async function clearMustChangePassword(db: Pool | PoolClient, userId: string): Promise<void> {
+  await db.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [userId]);
 }
 
 /** A disabled account cannot sign in (auth.ts refuses to create its sessions). */

@@ -102,25 +102,9 @@ export const ownMigrations: OwnMigration[] = [
       END
       $fn$;
 
-      CREATE FUNCTION temetro_session_changed() RETURNS trigger
-        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
-      BEGIN
-        PERFORM temetro_announce_invalidation('session:' || OLD."id");
-        RETURN NULL;
-      END
-      $fn$;
-      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "session"
-        FOR EACH ROW EXECUTE FUNCTION temetro_session_changed();
+      ${announceRowChanges("session", "session")}
 
-      CREATE FUNCTION temetro_user_changed() RETURNS trigger
-        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
-      BEGIN
-        PERFORM temetro_announce_invalidation('user:' || OLD."id");
-        RETURN NULL;
-      END
-      $fn$;
-      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "user"
-        FOR EACH ROW EXECUTE FUNCTION temetro_user_changed();
+      ${announceRowChanges("user", "user")}
 
       CREATE FUNCTION temetro_member_changed() RETURNS trigger
         LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
@@ -141,15 +125,7 @@ export const ownMigrations: OwnMigration[] = [
       CREATE TRIGGER temetro_session_invalidation AFTER INSERT OR UPDATE OR DELETE ON "member"
         FOR EACH ROW EXECUTE FUNCTION temetro_member_changed();
 
-      CREATE FUNCTION temetro_organization_changed() RETURNS trigger
-        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
-      BEGIN
-        PERFORM temetro_announce_invalidation('clinic:' || OLD."id");
-        RETURN NULL;
-      END
-      $fn$;
-      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "organization"
-        FOR EACH ROW EXECUTE FUNCTION temetro_organization_changed();
+      ${announceRowChanges("organization", "clinic")}
     `,
   },
   {
@@ -165,3 +141,20 @@ export const ownMigrations: OwnMigration[] = [
     `,
   },
 ];
+
+/**
+ * A trigger that announces every update or delete of a row of `table` as `<target>:<id>` (migration
+ * 0005). The member table has a trigger of its own: its rows name a user, not themselves.
+ */
+function announceRowChanges(table: "session" | "user" | "organization", target: "session" | "user" | "clinic"): string {
+  const fn = `temetro_${table}_changed`;
+  return `CREATE FUNCTION ${fn}() RETURNS trigger
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        PERFORM temetro_announce_invalidation('${target}:' || OLD."id");
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER temetro_session_invalidation AFTER UPDATE OR DELETE ON "${table}"
+        FOR EACH ROW EXECUTE FUNCTION ${fn}();`;
+}

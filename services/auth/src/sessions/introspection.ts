@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
+import { mustReplaceInitialPassword } from "../clinics/initial-password.js";
 import { permissionsOf } from "../clinics/roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import type { ClinicMembership, SessionRecord } from "./directory.js";
@@ -85,7 +86,7 @@ export default async function introspectRoutes(internal: FastifyInstance, option
           email: found.user.email,
           username: found.user.username,
           emailVerified: found.user.emailVerified,
-          mustChangePassword: found.user.mustChangePassword && (membership?.staffMustChangePassword ?? true),
+          mustChangePassword: mustReplaceInitialPassword(found.user, membership),
         },
         session: { id: found.session.id, expiresAt: found.session.expiresAt.toISOString() },
         clinic: membership

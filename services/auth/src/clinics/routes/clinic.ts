@@ -1,27 +1,20 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import { Type } from "typebox";
 
-const clinicResponse = {
-  type: "object",
-  required: ["clinic", "role", "permissions"],
-  additionalProperties: false,
-  properties: {
-    clinic: {
-      type: "object",
-      additionalProperties: false,
-      required: ["id", "name", "slug"],
-      properties: { id: { type: "string" }, name: { type: "string" }, slug: { type: "string" } },
-    },
-    role: { type: "string" },
-    permissions: {
-      type: "object",
-      additionalProperties: { type: "array", items: { type: "string" } },
-    },
+const ActiveClinic = Type.Object(
+  {
+    clinic: Type.Object({ id: Type.String(), name: Type.String(), slug: Type.String() }, { additionalProperties: false }),
+    role: Type.String(),
+    permissions: Type.Object({}, { additionalProperties: Type.Array(Type.String()) }),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 /** GET /api/clinic: the active clinic, the caller's role in it and what that role may do. */
-export default async function clinicRoutes(app: FastifyInstance) {
-  app.get("/clinic", { schema: { response: { 200: clinicResponse } } }, async (request) => {
+export default async function clinicRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get("/clinic", { schema: { response: { 200: ActiveClinic } } }, async (request) => {
     const { clinic, role, permissions } = request.clinicContext;
     return { clinic, role, permissions };
   });

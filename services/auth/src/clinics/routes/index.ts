@@ -3,7 +3,6 @@ import clinicGuard from "../guard.js";
 import auditRoutes from "./audit.js";
 import clinicRoutes from "./clinic.js";
 import staffLockoutRoutes from "./staff-lockout.js";
-import ownershipRoutes from "./ownership.js";
 import staffRoutes from "./staff.js";
 
 /**
@@ -14,7 +13,6 @@ export default async function dataRoutes(app: FastifyInstance) {
   await app.register(clinicGuard);
   await app.register(clinicRoutes);
   await app.register(staffLockoutRoutes);
-  await app.register(ownershipRoutes);
   await app.register(staffRoutes);
   await app.register(auditRoutes);
 }

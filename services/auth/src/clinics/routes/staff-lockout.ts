@@ -1,23 +1,24 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import { Type } from "typebox";
 import { ErrorCode, HttpError } from "../../errors.js";
 import { lockoutKey } from "../../sign-in/lockout.js";
 
-const params = {
-  type: "object",
-  required: ["userId"],
-  additionalProperties: false,
-  properties: { userId: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" } },
-} as const;
+const LockedMember = Type.Object(
+  { userId: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" }) },
+  { additionalProperties: false },
+);
 
 /**
  * DELETE /api/staff/:userId/lockout: an owner or admin (whoever may update members) lifts the
  * sign-in lockout of a member of their active clinic, for both the member's email and username.
  * Answers 204 whether or not a lockout was in force, 404 for anyone outside the clinic.
  */
-export default async function staffLockoutRoutes(app: FastifyInstance) {
-  app.delete<{ Params: { userId: string } }>(
+export default async function staffLockoutRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.delete(
     "/staff/:userId/lockout",
-    { schema: { params }, config: { permission: { member: ["update"] } } },
+    { schema: { params: LockedMember }, config: { permission: { member: ["update"] } } },
     async (request, reply) => {
       const { clinic, user: actor } = request.clinicContext;
       const { rows } = await app.pg.query<{ email: string; username: string | null }>(
