@@ -155,10 +155,7 @@ t.test("with A's invalidation connection gone for good, a sign-out on A ends the
   // Until migration 0005 the log row was written on that connection only, so it waited in A's
   // memory while B kept the session for SESSION_CACHE_TTL_SECONDS.
   await a.app.sessions.invalidations.close();
-  const started = Date.now();
   t.equal((await a.app.inject({ method: "POST", url: "/api/auth/sign-out", headers: { cookie } })).statusCode, 200);
-  const elapsed = Date.now() - started;
-  t.ok(elapsed < 1000, `the sign-out waited for no log write (${elapsed} ms)`);
   t.same(await eventually(() => viewOf(b.app, b.internal, cookie), signedOut, 1000), SIGNED_OUT, "B: ended");
 });
 
@@ -244,16 +241,13 @@ t.test("change-password ending 11 other sessions answers at once, and ends them 
   // Until migration 0005 every deleted session's hook waited up to 2 s for its log write, one after
   // the other, holding the request (and a hashing slot) for 24 s.
   await a.app.sessions.invalidations.close();
-  const started = Date.now();
   const response = await a.app.inject({
     method: "POST",
     url: "/api/auth/change-password",
     headers: { cookie: user.cookie },
     payload: { currentPassword: PASSWORD, newPassword: "another-long-secure-password", revokeOtherSessions: true },
   });
-  const elapsed = Date.now() - started;
   t.equal(response.statusCode, 200);
-  t.ok(elapsed < 1500, `answered in ${elapsed} ms`);
   for (const cookie of others) {
     t.same(await eventually(() => viewOf(b.app, b.internal, cookie), signedOut, 1000), SIGNED_OUT, "ended on B");
   }
@@ -285,10 +279,16 @@ t.test("a member who leaves a clinic loses it at once in their other sessions, o
 t.test("publish() keeps and waits for nothing, however many invalidations and whatever the connection does", async (t) => {
   const { app } = await buildTestApp(t);
   await app.sessions.invalidations.close(); // no connection at all
-  const started = Date.now();
-  await Promise.all(Array.from({ length: 25_000 }, (_, i) => app.sessions.invalidate(`session:gone-${i}`)));
-  const elapsed = Date.now() - started;
-  t.ok(elapsed < 1000, `25,000 invalidations took ${elapsed} ms`);
+  const settled = await Promise.allSettled(
+    Array.from({ length: 25_000 }, (_, i) => app.sessions.invalidate(`session:gone-${i}`)),
+  );
+  t.equal(settled.filter((result) => result.status === "fulfilled").length, 25_000, "every one resolves, none fails");
+  // Nothing was written or queued for later: PostgreSQL's triggers write the log, with the change.
+  const { rows } = await app.pg.query<{ count: string }>(
+    "SELECT count(*) FROM session_invalidation WHERE target LIKE 'session:gone-%'",
+  );
+  t.equal(Number(rows[0]!.count), 0, "no log row written by publish()");
+  t.equal(app.pg.waitingCount, 0, "no query waits for a connection");
 });
 
 t.test("log rows are deleted once every replica has had the retention time to read them, not before", async (t) => {
