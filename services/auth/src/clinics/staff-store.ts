@@ -4,7 +4,7 @@ import type { Pool, PoolClient } from "pg";
 /**
  * Writes to Better Auth's user, account, member and session tables that must happen together
  * (one transaction each), for the staff accounts a clinic manages. Column names are Better Auth's,
- * including the user fields auth.ts declares (mustChangePassword, createdByClinicId, disabled).
+ * including the user fields auth/schema.ts declares (mustChangePassword, createdByClinicId, disabled).
  */
 
 /**
@@ -179,7 +179,7 @@ export async function clearMustChangePassword(db: Pool | PoolClient, userId: str
   await db.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [userId]);
 }
 
-/** A disabled account cannot sign in (auth.ts refuses to create its sessions). */
+/** A disabled account cannot sign in (auth/session-hooks.ts refuses to create its sessions). */
 export async function disableUser(client: Pool | PoolClient, userId: string): Promise<void> {
   await client.query(`UPDATE "user" SET "disabled" = true, "updatedAt" = now() WHERE "id" = $1`, [userId]);
 }
