@@ -11,6 +11,8 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import { accountClaim } from "../clinics/account-claim.js";
+import { displayUsernameIsUsername } from "./display-username.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -127,6 +129,8 @@ export function authOptions({
         recordOutcome: recordSignInOutcome,
       }),
       clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
+      accountClaim({ pool }),
+      displayUsernameIsUsername(),
       usernamePlugin(),
       organization({
         ac: accessControl,
