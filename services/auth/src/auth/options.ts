@@ -12,6 +12,7 @@ import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
 import { accountClaim } from "../clinics/account-claim.js";
+import { endInitialPassword } from "../clinics/initial-password.js";
 import { displayUsernameIsUsername } from "./display-username.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
@@ -97,7 +98,11 @@ export function authOptions({
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: tokenLifetimes.resetPasswordSeconds,
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
-      onPasswordReset: async ({ user }) => emails.notifyPasswordChanged(user),
+      // The reset password is the owner's own: an admin-set initial one no longer holds them back.
+      onPasswordReset: async ({ user }) => {
+        await endInitialPassword(pool, invalidate, user.id);
+        await emails.notifyPasswordChanged(user);
+      },
       sendResetPassword: emails.sendResetPassword,
     },
     emailVerification: {
