@@ -2,7 +2,7 @@
 // removal, lifting a lockout) end once the mailbox owner claims it or another clinic has it.
 // The attack of the issue, played over real HTTP on two replicas, and the honest staff flow.
 import type { FastifyInstance } from "fastify";
-import t from "tap";
+import t, { type Test } from "tap";
 import {
   buildReplicas,
   buildTestApp,
@@ -43,7 +43,7 @@ async function auditActions(app: FastifyInstance, cookie: string) {
  * An attacker's clinic makes a staff account for the victim's address; the victim resets its
  * password through their mailbox and creates a clinic of their own (on the other replica).
  */
-async function claimedByVictim(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function claimedByVictim(t: Test) {
   const [a, b] = (await buildReplicas(t, 2)).map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
   const attacker = await signUp(a);
   const attackerClinic = await createClinic(a, attacker.cookie, "Attacker Clinic");

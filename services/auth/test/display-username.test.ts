@@ -22,11 +22,12 @@ t.test("sign-up cannot take another account's username as its display username",
   const signUpWith = (fields: Record<string, string>) =>
     app.inject({ method: "POST", url: "/api/auth/sign-up/email", payload: { name: "Eve", email: uniqueEmail("eve"), password: PASSWORD, ...fields } });
 
-  for (const fields of [
+  const attempts: Record<string, string>[] = [
     { username: uniqueUsername("eve"), displayUsername: staff.username },
     { username: uniqueUsername("eve"), displayUsername: staff.username.toUpperCase() },
     { displayUsername: "Front Desk" },
-  ]) {
+  ];
+  for (const fields of attempts) {
     const refused = await signUpWith(fields);
     t.equal(refused.statusCode, 400, JSON.stringify(fields));
     t.equal(refused.json().code, "INVALID_DISPLAY_USERNAME");
