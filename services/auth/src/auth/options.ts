@@ -11,6 +11,9 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import { accountClaim } from "../clinics/account-claim.js";
+import { endInitialPassword } from "../clinics/initial-password.js";
+import { displayUsernameIsUsername } from "./display-username.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -95,7 +98,11 @@ export function authOptions({
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: tokenLifetimes.resetPasswordSeconds,
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
-      onPasswordReset: async ({ user }) => emails.notifyPasswordChanged(user),
+      // The reset password is the owner's own: an admin-set initial one no longer holds them back.
+      onPasswordReset: async ({ user }) => {
+        await endInitialPassword(pool, invalidate, user.id);
+        await emails.notifyPasswordChanged(user);
+      },
       sendResetPassword: emails.sendResetPassword,
     },
     emailVerification: {
@@ -127,6 +134,8 @@ export function authOptions({
         recordOutcome: recordSignInOutcome,
       }),
       clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
+      accountClaim({ pool }),
+      displayUsernameIsUsername(),
       usernamePlugin(),
       organization({
         ac: accessControl,

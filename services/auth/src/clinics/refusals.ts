@@ -15,6 +15,18 @@ export const ownerProtected = () => new HttpError(ErrorCode.OWNER_ROLE_PROTECTED
 
 export const notAClinicAccount = () => new HttpError(ErrorCode.NOT_A_CLINIC_ACCOUNT);
 
+export const accountClaimed = () => new HttpError(ErrorCode.ACCOUNT_CLAIMED);
+
+/**
+ * A clinic's powers over an account it created hold only while nobody else has claimed it
+ * (clinics/account-claim.ts): a person who joined by invitation, or who proved their mailbox or uses
+ * the account in another clinic, owns it.
+ */
+export function refuseUnlessClinicControls(member: { createdByClinic: boolean; accountClaimed: boolean }): void {
+  if (!member.createdByClinic) throw notAClinicAccount();
+  if (member.accountClaimed) throw accountClaimed();
+}
+
 /** A role value may list several roles, comma-separated (Better Auth's format). */
 export const rolesIn = (role: string) => role.split(",").map((part) => part.trim());
 
