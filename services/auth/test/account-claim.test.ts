@@ -3,20 +3,8 @@
 // The attack of the issue, played over real HTTP on two replicas, and the honest staff flow.
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
-import {
-  buildReplicas,
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  createStaff,
-  emailTo,
-  pathOf,
-  PASSWORD,
-  signIn,
-  signInByUsername,
-  signUp,
-  uniqueEmail,
-} from "./fixtures/app.js";
+import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, createClinic, createStaff, emailTo, pathOf, PASSWORD, signIn, signInByUsername, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 const VICTIM_PASSWORD = "the-victims-own-password";
 const ATTACKER_PASSWORD = "the-attackers-new-password";

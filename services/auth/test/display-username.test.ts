@@ -2,17 +2,8 @@
 // (only its case may differ), on sign-up and update-user; /api/staff never shows one username twice.
 import pg from "pg";
 import t from "tap";
-import {
-  addMember,
-  buildTestApp,
-  createClinic,
-  createStaff,
-  PASSWORD,
-  signUp,
-  testDatabaseUrl,
-  uniqueEmail,
-  uniqueUsername,
-} from "./fixtures/app.js";
+import { buildTestApp, testDatabaseUrl } from "@temetro/test-support/auth-app";
+import { addMember, createClinic, createStaff, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 t.test("sign-up cannot take another account's username as its display username", async (t) => {
   const { app } = await buildTestApp(t);
