@@ -11,6 +11,7 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import { initialPasswordGate } from "../clinics/initial-password-gate.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -67,6 +68,8 @@ export function authOptions({
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
+  const clinicEntrance = { pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER };
+  const boundaryLog = logger.child({ component: "clinic-boundaries" });
 
   return {
     database: pool,
@@ -126,7 +129,10 @@ export function authOptions({
         onLockoutStarted: emails.notifyLockout,
         recordOutcome: recordSignInOutcome,
       }),
-      clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
+      // Clinic boundaries before the membership rules: a held-back session or a foreign clinic is
+      // refused before anything else is checked.
+      initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
+      clinicMembership(clinicEntrance),
       usernamePlugin(),
       organization({
         ac: accessControl,
