@@ -11,6 +11,7 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import { clinicReads } from "../clinics/clinic-reads.js";
 import { initialPasswordGate } from "../clinics/initial-password-gate.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
@@ -132,6 +133,7 @@ export function authOptions({
       // Clinic boundaries before the membership rules: a held-back session or a foreign clinic is
       // refused before anything else is checked.
       initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
+      clinicReads({ ...clinicEntrance, log: boundaryLog }),
       clinicMembership(clinicEntrance),
       usernamePlugin(),
       organization({
