@@ -13,6 +13,7 @@ import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
 import { clinicReads } from "../clinics/clinic-reads.js";
 import { initialPasswordGate } from "../clinics/initial-password-gate.js";
+import { memberEmails } from "../clinics/member-emails.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -134,6 +135,7 @@ export function authOptions({
       // refused before anything else is checked.
       initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
       clinicReads({ ...clinicEntrance, log: boundaryLog }),
+      memberEmails(clinicEntrance),
       clinicMembership(clinicEntrance),
       usernamePlugin(),
       organization({
