@@ -14,6 +14,7 @@ import { clinicMembership } from "../clinics/better-auth-plugin.js";
 import { clinicReads } from "../clinics/clinic-reads.js";
 import { initialPasswordGate } from "../clinics/initial-password-gate.js";
 import { memberEmails } from "../clinics/member-emails.js";
+import { reInviteAudit } from "../clinics/re-invite-audit.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
@@ -136,6 +137,7 @@ export function authOptions({
       initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
       clinicReads({ ...clinicEntrance, log: boundaryLog }),
       memberEmails(clinicEntrance),
+      reInviteAudit(clinicEntrance),
       clinicMembership(clinicEntrance),
       usernamePlugin(),
       organization({
