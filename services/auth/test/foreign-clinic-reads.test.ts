@@ -30,12 +30,7 @@ t.test("reading a foreign clinic is refused and leaves the active clinic on ever
     t.equal(response.json().code, "NOT_A_CLINIC_MEMBER", url);
     t.notOk(response.headers["set-cookie"], `${url}: no cookie rewritten`);
   }
-  const setActive = await one.inject({
-    method: "POST",
-    url: "/api/auth/organization/set-active",
-    headers: { cookie: doctor.cookie },
-    payload: { organizationId: foreign.id },
-  });
+  const setActive = await one.inject({ method: "POST", url: "/api/auth/organization/set-active", headers: { cookie: doctor.cookie }, payload: { organizationId: foreign.id } });
   t.equal(setActive.statusCode, 403, "set-active to a foreign clinic");
   t.equal(setActive.json().code, "NOT_A_CLINIC_MEMBER");
 
