@@ -3,7 +3,7 @@
 // cannot act as the staff member through Better Auth's routes either.
 import type { FastifyInstance } from "fastify";
 import t from "tap";
-import { buildTestApp, cookieOf, createClinic, createStaff, PASSWORD, signInByUsername, signUp, uniqueEmail } from "./fixtures/app.js";
+import { buildTestApp, cookieOf, createClinic, createStaff, emailTo, pathOf, PASSWORD, signInByUsername, signUp, uniqueEmail } from "./fixtures/app.js";
 
 const NEW_PASSWORD = "another-long-secure-password";
 
@@ -105,4 +105,21 @@ t.test("a compatibility variant of the initial password (fullwidth letters) is n
   t.equal(change.json().code, "PASSWORD_UNCHANGED");
   const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie } });
   t.equal(session.json().user.mustChangePassword, true, "still held back");
+});
+
+t.test("the mailbox's own reset link works in a browser that holds the held-back session", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  await createClinic(app, owner.cookie);
+  const email = uniqueEmail("nurse");
+  const staff = await createStaff(app, owner.cookie, { role: "doctor", email });
+  const headers = { cookie: cookieOf(await signInByUsername(app, staff.username)) };
+
+  const request = await app.inject({ method: "POST", url: "/api/auth/request-password-reset", headers, payload: { email } });
+  t.equal(request.statusCode, 200, "request-password-reset");
+  const follow = await app.inject({ method: "GET", url: pathOf((await emailTo(app, email, "reset-password")).url), headers });
+  t.equal(follow.statusCode, 302, "the emailed link");
+  const token = new URL(String(follow.headers.location)).searchParams.get("token");
+  const reset = await app.inject({ method: "POST", url: "/api/auth/reset-password", headers, payload: { token, newPassword: NEW_PASSWORD } });
+  t.equal(reset.statusCode, 200, "reset-password");
 });
