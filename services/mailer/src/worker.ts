@@ -3,17 +3,15 @@ import type { Redis } from "ioredis";
 import {
   createRedis,
   deliveredMarkKey,
-  DELIVERED_MARK_SECONDS,
   EMAIL_QUEUE_NAME,
   type EmailJob,
   type EmailKind,
   type Logger,
 } from "@temetro/shared";
 import type { Config } from "./config.js";
-import { createDeliveryConfirmations, type DeliveryConfirmations } from "./confirmations.js";
+import { createDeliveryRecord } from "./delivery-record.js";
 import { isEmailKind, renderEmail } from "./templates/index.js";
 import { createSender, describeSmtpFailure, isPermanentSmtpFailure, type EmailSender } from "./transport.js";
-
 
 /** Outcomes of one kind of email since the mailer started. */
 export interface KindCounts {
@@ -89,12 +87,6 @@ export function stalledCheckIntervalMs(lockDurationMs: number): number {
 
 export { deliveredMarkKey };
 
-/** How often confirmations PostgreSQL could not take are tried again, and how many per statement. */
-const CONFIRMATION_RETRY_MS = 1000;
-const CONFIRMATION_BATCH = 500;
-/** Confirmations kept in memory for a retry at most (job ids of about 60 bytes). */
-const MAX_PENDING_CONFIRMATIONS = 10_000;
-
 export function startMailer({ config, logger, sender: givenSender, closeTimeoutMs = 20_000 }: MailerOptions): Mailer {
   const log = logger.child({ component: "mailer" });
   const sender =
@@ -117,76 +109,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
   const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection: redis, prefix: config.redisPrefix });
   queue.on("error", () => {});
 
-  // Where deliveries are confirmed for good (the outbox's table); see confirmations.ts.
-  const confirmations: DeliveryConfirmations = createDeliveryConfirmations({
-    databaseUrl: config.databaseUrl,
-    queuePrefix: config.redisPrefix,
-    logger: log,
-  });
-  // Reported once per outage: PostgreSQL down means every email would say it again.
-  let databaseDegraded = false;
-  function databaseFailed(error: unknown): void {
-    if (databaseDegraded) return;
-    databaseDegraded = true;
-    log.warn(
-      { err: (error as Error).message },
-      "PostgreSQL unreachable: deliveries are checked and recorded by Redis marks alone (degraded; a Redis restarted empty may send them again)",
-    );
-  }
-  function databaseAnswered(): void {
-    if (!databaseDegraded) return;
-    databaseDegraded = false;
-    log.info("PostgreSQL reachable again: deliveries are confirmed in the outbox again");
-  }
-
-  // Deliveries whose confirmation PostgreSQL could not take, by job id: retried every second until
-  // it answers, so that a Redis that loses the marks later does not have them sent again. Bounded:
-  // past it the oldest rely on their Redis mark alone.
-  const unconfirmed = new Set<string>();
-  let confirmationsDropped = false;
-  function owesConfirmation(jobId: string): void {
-    unconfirmed.add(jobId);
-    if (unconfirmed.size <= MAX_PENDING_CONFIRMATIONS) return;
-    unconfirmed.delete(unconfirmed.values().next().value!);
-    if (!confirmationsDropped) {
-      confirmationsDropped = true;
-      log.warn({ max: MAX_PENDING_CONFIRMATIONS }, "too many deliveries wait for PostgreSQL: the oldest rely on their Redis mark alone");
-    }
-  }
-  let retrying: Promise<void> | undefined;
-  async function retryConfirmations(): Promise<void> {
-    const jobIds = [...unconfirmed].slice(0, CONFIRMATION_BATCH);
-    try {
-      await confirmations.confirm(jobIds);
-    } catch (error) {
-      databaseFailed(error);
-      return;
-    }
-    for (const jobId of jobIds) unconfirmed.delete(jobId);
-    if (unconfirmed.size === 0) confirmationsDropped = false;
-    databaseAnswered();
-    log.info({ emails: jobIds.length }, "deliveries confirmed in PostgreSQL after it answered again");
-  }
-  const retryTimer = setInterval(() => {
-    if (unconfirmed.size === 0 || retrying) return;
-    retrying = retryConfirmations().finally(() => (retrying = undefined));
-  }, CONFIRMATION_RETRY_MS);
-  retryTimer.unref();
-
-  /** Whether this email already went out: confirmed in PostgreSQL (or owed to it), or marked in Redis. */
-  async function alreadyDelivered(jobId: string, mark: string): Promise<boolean> {
-    if (unconfirmed.has(jobId)) return true;
-    try {
-      const confirmed = await confirmations.isConfirmed(jobId);
-      databaseAnswered();
-      if (confirmed) return true;
-    } catch (error) {
-      // Degraded: the Redis mark alone decides, as before delivery was confirmed in PostgreSQL.
-      counts.checksDegraded += 1;
-      databaseFailed(error);
-    }
-    return (await redis.exists(mark)) === 1;
-  }
+  const delivered = createDeliveryRecord({ config, redis, log, counts });
 
   // Emails this process is sending now, by job id. A Redis restarted empty loses a job while its
   // email is in flight here; the relay then hands it over again and this mailer may take it up
@@ -208,8 +131,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
   async function send(job: Job<EmailJob>): Promise<void> {
     const jobId = job.id!;
     const fields = { email: job.data.kind, jobId, attempt: job.attemptsMade + 1 };
-    const mark = deliveredMarkKey(config.redisPrefix, jobId);
-    if (await alreadyDelivered(jobId, mark)) {
+    if (await delivered.alreadyDelivered(jobId)) {
       counts.duplicatesSkipped += 1;
       log.info(fields, "email already delivered: not sent again");
       return;
@@ -239,25 +161,9 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
       throw new Error(reason);
     }
 
-    // Between the SMTP server's acceptance and this confirmation is the only moment a crash can
-    // still lead to a second copy; everything after (completing the job) is covered by it.
-    // PostgreSQL first: it survives what Redis may lose, and this mailer's Redis commands wait
-    // (without a bound) while Redis is away.
-    try {
-      await confirmations.confirm([jobId]);
-      databaseAnswered();
-    } catch (error) {
-      // The email did go out: the job must not fail (a retry would send it again). The Redis mark
-      // below records it meanwhile, and the confirmation is retried until PostgreSQL answers.
-      counts.confirmationsFailed += 1;
-      owesConfirmation(jobId);
-      databaseFailed(error);
-      log.warn(
-        { ...fields, err: (error as Error).message },
-        "email sent but its delivery could not be confirmed in PostgreSQL: recorded in Redis meanwhile, confirmation retried",
-      );
-    }
-    await redis.set(mark, "1", "EX", DELIVERED_MARK_SECONDS);
+    // Between the SMTP server's acceptance and this record is the only moment a crash can still
+    // lead to a second copy; everything after (completing the job) is covered by it.
+    await delivered.recordDelivered(jobId, fields);
     count(job, "sent");
     log.info({ ...fields, to: job.data.to }, sender.kind === "smtp" ? "email sent" : "email printed");
   }
@@ -278,7 +184,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
   function snapshot(): MailerCounts {
     return {
       ...counts,
-      confirmationsPending: unconfirmed.size,
+      confirmationsPending: delivered.pending(),
       byKind: Object.fromEntries(Object.entries(byKind).map(([kind, ofKind]) => [kind, { ...ofKind }])),
     };
   }
@@ -287,7 +193,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
     sender,
     counts: snapshot,
     isRunning: () => !closing && worker.isRunning(),
-    pingDatabase: () => confirmations.ping(),
+    pingDatabase: () => delivered.ping(),
     async metrics() {
       const jobCounts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active", "failed");
       return {
@@ -320,11 +226,7 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
       }
       sender.close();
       // One last try for the confirmations still owed (bounded by the pool's timeouts).
-      clearInterval(retryTimer);
-      await retrying;
-      if (unconfirmed.size > 0) await retryConfirmations();
-      if (unconfirmed.size > 0) log.warn({ emails: unconfirmed.size }, "stopping with deliveries not confirmed in PostgreSQL: their Redis marks alone record them");
-      await confirmations.close().catch(() => {});
+      await delivered.close();
       await queue.close();
       workerConnection.disconnect();
       redis.disconnect();
