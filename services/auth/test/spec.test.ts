@@ -200,7 +200,8 @@ t.test("verify-email: the emailed link marks the address verified", async (t) =>
   const { app } = await buildTestApp(t);
   const { email, cookie } = await signUp(app);
   const job = await emailTo(app, email, "verify-email");
-  const follow = await app.inject({ method: "GET", url: pathOf(job.url) });
+  // Followed in the browser that signed up (its cookie): that session goes on, verified.
+  const follow = await app.inject({ method: "GET", url: pathOf(job.url), headers: { cookie } });
   t.equal(follow.statusCode, 302);
   t.equal(follow.headers.location, "http://localhost:3000/", "then to the frontend");
   const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie } });

@@ -16,6 +16,7 @@ import { jwtTokens } from "./jwt-claims.js";
 import { requestHooks } from "./request-hooks.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
+import { verificationOwnership } from "./verification-ownership.js";
 
 /**
  * Better Auth's configuration, assembled: the policy is here; the emails it sends
@@ -100,7 +101,10 @@ export function authOptions({
     },
     emailVerification: {
       sendOnSignUp: true,
-      autoSignInAfterVerification: true,
+      // The link confirms the address and makes the account the mailbox owner's; it signs in no
+      // browser of its own accord (verification-ownership.ts).
+      autoSignInAfterVerification: false,
+      afterEmailVerification: verificationOwnership({ pool, invalidate, frontendUrl: config.frontendUrl }),
       expiresIn: tokenLifetimes.verifyEmailSeconds,
       sendVerificationEmail: emails.sendVerificationEmail,
     },
