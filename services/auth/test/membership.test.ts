@@ -11,6 +11,7 @@ import {
   signIn,
   signUp,
   uniqueEmail,
+  verifyAddress,
 } from "./fixtures/app.js";
 
 async function invite(app: Awaited<ReturnType<typeof buildTestApp>>["app"], cookie: string, clinicId: string, role = "doctor") {
@@ -140,6 +141,7 @@ t.test("owners and admins list invitations; a canceled or rejected one cannot be
   t.equal(late.statusCode, 400);
 
   const rejecter = await signUp(app, { email: rejected.email });
+  await verifyAddress(app, rejecter.cookie);
   const reject = await app.inject({ method: "POST", url: "/api/auth/organization/reject-invitation", headers: { cookie: rejecter.cookie }, payload: { invitationId: rejected.invitationId } });
   t.equal(reject.statusCode, 200);
   const afterReject = await app.inject({ method: "POST", url: "/api/auth/organization/accept-invitation", headers: { cookie: rejecter.cookie }, payload: { invitationId: rejected.invitationId } });

@@ -10,6 +10,7 @@ import {
   signIn,
   signUp,
   uniqueEmail,
+  verifyAddress,
 } from "./fixtures/app.js";
 
 t.test("sign up by email sets the session cookie and queues a verification email", async (t) => {
@@ -140,6 +141,8 @@ t.test("invite-member sends an invitation whose link leads to a working accept-i
   t.ok(invitationId);
 
   const invitee = await signUp(app, { email: inviteeEmail, name: "Nurse Bola" });
+  // Accepting needs the invited address verified: the invitee follows their verification link first.
+  await verifyAddress(app, invitee.cookie);
   const accept = await app.inject({
     method: "POST",
     url: "/api/auth/organization/accept-invitation",

@@ -11,8 +11,11 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import type { CountInvitation } from "../clinics/invitation-limits.js";
+import { invitationSenders } from "../clinics/invitation-senders.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
+import { nameRules } from "./name-rules.js";
 import { requestHooks } from "./request-hooks.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
@@ -53,6 +56,8 @@ export interface AuthDeps {
   recordSignInOutcome?: (outcome: SignInOutcome) => void;
   /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
   invalidate: (message: Invalidation) => Promise<void>;
+  /** The hourly limit of invitations per clinic and per inviter (clinics/invitation-limits.ts). */
+  countInvitation: CountInvitation;
 }
 
 export function authOptions({
@@ -65,6 +70,7 @@ export function authOptions({
   accountLockout,
   recordSignInOutcome,
   invalidate,
+  countInvitation,
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
@@ -131,6 +137,8 @@ export function authOptions({
         recordOutcome: recordSignInOutcome,
       }),
       clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
+      invitationSenders({ pool, countInvitation }),
+      nameRules(),
       usernamePlugin(),
       organization({
         ac: accessControl,
@@ -138,6 +146,9 @@ export function authOptions({
         creatorRole: "owner",
         invitationExpiresIn: tokenLifetimes.invitationSeconds,
         cancelPendingInvitationsOnReInvite: true,
+        // Only the owner of the invited mailbox may accept: an account with that address proves it
+        // by verifying it (verification-ownership.ts), never by knowing the invitation's id.
+        requireEmailVerificationOnInvitation: true,
         // Every change to a clinic's members passes through clinics/membership.ts (this entrance:
         // clinics/better-auth-hooks.ts, and the clinicMembership plugin above).
         organizationHooks: membershipHooks({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
