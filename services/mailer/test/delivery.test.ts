@@ -108,13 +108,17 @@ t.test("change-password sends the 'your password was changed' email; a refused c
   );
 });
 
-t.test("invite-member: the invitation names inviter, clinic and role, and its link leads to a working accept-invitation", async (t) => {
+// Names people choose reach other people's mailboxes: escaped, and never a link a mail client would follow.
+const linkLike = /evil\.example|phish\.example|https?:\/\/phish/;
+
+t.test("invite-member: the invitation names inviter, clinic and role (escaped, linking nowhere), and its link leads to a working accept-invitation", async (t) => {
   const { app, config } = await buildTestApp(t);
   const { sink } = await startTestMailer(t, config);
-  const owner = await signUp(app, { name: "Dr. Owner" });
+  const owner = await signUp(app, { name: "Dr. Owner of evil.example" });
   const [ownerVerification] = await sink.waitFor(owner.email);
+  t.notMatch(ownerVerification!.text, linkLike, "the owner's own greeting links nowhere");
   await verifyFromMailbox(app, linkIn(ownerVerification!.text, `${config.betterAuthUrl}/api/auth/verify-email?token=`), owner.cookie);
-  const clinic = await createClinic(app, owner.cookie, "Sunrise & <Co> Clinic");
+  const clinic = await createClinic(app, owner.cookie, "Sunrise & <Co> Clinic https://phish.example/login");
   const inviteeEmail = uniqueEmail("nurse");
   const invite = await app.inject({
     method: "POST",
@@ -125,9 +129,10 @@ t.test("invite-member: the invitation names inviter, clinic and role, and its li
   t.equal(invite.statusCode, 200);
 
   const [invitation] = await sink.waitFor(inviteeEmail);
-  t.equal(invitation!.subject, "Dr\u2024 Owner invited you to Sunrise & <Co> Clinic on temetro");
+  t.equal(invitation!.subject, "Dr\u2024 Owner of evil\u2024example invited you to Sunrise & <Co> Clinic https\u2236//phish\u2024example/login on temetro");
   t.match(invitation!.text, /as reception/);
-  t.match(invitation!.html, /Sunrise &amp; &lt;Co&gt; Clinic/);
+  t.match(invitation!.html, /Sunrise &amp; &lt;Co&gt; Clinic https\u2236\/\/phish\u2024example\/login/);
+  for (const part of [invitation!.subject, invitation!.text, invitation!.html]) t.notMatch(part, linkLike, "no name becomes a link");
   const link = linkIn(invitation!.text, `${config.frontendUrl}/accept-invitation?invitationId=`);
   const invitationId = new URL(link).searchParams.get("invitationId");
 
