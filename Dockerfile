@@ -5,23 +5,25 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# Runtime dependencies only (no tap, no TypeScript compiler): tsx runs the TypeScript sources.
+# Runtime dependencies only: no tap, no TypeScript compiler, no tsx or esbuild.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY packages/auth-client/package.json packages/auth-client/
+COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# Type-check with the full toolchain; the stage fails the build on a type error.
-FROM ${NODE_IMAGE} AS check
+# Compiles what ships with the full toolchain; a type error fails the build.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY packages/auth-client/package.json packages/auth-client/
+COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
@@ -30,31 +32,32 @@ COPY tsconfig.base.json ./
 COPY shared shared
 COPY packages packages
 COPY services services
-# Only what ships (tests and benchmarks are not in the build context).
-RUN npx tsc -b services/auth services/mailer && touch /app/.checked
+# Only what ships (tests and benchmarks are not in the build context): src -> dist per workspace.
+RUN npx tsc -b services/auth services/mailer
 
+# Compiled JavaScript and production node_modules only; the workspaces' package.json files carry
+# the exports that send `@temetro/shared` and `@temetro/auth-client` to their dist.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
-COPY --from=check /app/.checked ./
-COPY package.json tsconfig.base.json ./
+COPY package.json ./
 COPY shared/package.json shared/
-COPY shared/src shared/src
+COPY --from=build /app/shared/dist shared/dist
 COPY packages/auth-client/package.json packages/auth-client/
-COPY packages/auth-client/src packages/auth-client/src
+COPY --from=build /app/packages/auth-client/dist packages/auth-client/dist
 COPY services/auth/package.json services/auth/
-COPY services/auth/src services/auth/src
+COPY --from=build /app/services/auth/dist services/auth/dist
 COPY services/mailer/package.json services/mailer/
-COPY services/mailer/src services/mailer/src
+COPY --from=build /app/services/mailer/dist services/mailer/dist
 # The image's own unprivileged user (uid 1000), matching the Kubernetes securityContext.
 USER node
 
 FROM runtime AS auth
 EXPOSE 4000 4001
 # node runs as PID 1 and receives SIGTERM itself (no npm or shell in between); the service handles it.
-CMD ["node", "--import", "tsx", "services/auth/src/server.ts"]
+CMD ["node", "services/auth/dist/server.js"]
 
 FROM runtime AS mailer
 EXPOSE 4002
-CMD ["node", "--import", "tsx", "services/mailer/src/main.ts"]
+CMD ["node", "services/mailer/dist/main.js"]

@@ -144,7 +144,7 @@ t.test("the Dockerfile installs with every workspace's package.json, as npm ci n
   const locations = (JSON.parse(workspaces.stdout) as { location: string }[]).map((workspace) => workspace.location);
   t.ok(locations.length >= 5);
   const stages = dockerfile.split(/^FROM /m).filter((stage) => /npm ci/.test(stage));
-  t.equal(stages.length, 2, "the runtime-dependency stage and the type-check stage");
+  t.equal(stages.length, 2, "the runtime-dependency stage and the build stage");
   for (const stage of stages) {
     for (const location of locations) t.match(stage, `COPY ${location}/package.json ${location}/`, location);
   }
@@ -158,5 +158,38 @@ t.test("the Dockerfile's final images run node directly as a non-root user", asy
   for (const target of ["auth", "mailer"]) {
     const stage = dockerfile.split(new RegExp(`^FROM runtime AS ${target}$`, "m"))[1]!.split(/^FROM /m)[0]!;
     t.match(stage, /^CMD \["node", /m, `${target}: node receives the signals`);
+  }
+});
+
+const stageOf = (dockerfile: string, name: string) => dockerfile.split(new RegExp(`^FROM \\S+ AS ${name}$`, "m"))[1]!.split(/^FROM /m)[0]!;
+
+t.test("the images run tsc's output with plain node: no TypeScript sources, no tsx, no esbuild", async (t) => {
+  const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");
+  const entries = { auth: "services/auth/dist/server.js", mailer: "services/mailer/dist/main.js" };
+  for (const [target, entry] of Object.entries(entries)) {
+    t.match(stageOf(dockerfile, target), `CMD ["node", "${entry}"]`, `${target} runs ${entry}`);
+  }
+  t.match(stageOf(dockerfile, "build"), /^RUN npx tsc -b /m, "a build stage compiles");
+  const runtime = stageOf(dockerfile, "runtime");
+  t.notMatch(runtime, /tsx|--import|\/src\b|tsconfig/, "the runtime stage copies no sources and loads no transpiler");
+  for (const workspace of ["shared", "packages/auth-client", "services/auth", "services/mailer"]) {
+    t.match(runtime, `COPY --from=build /app/${workspace}/dist ${workspace}/dist`, `${workspace}: compiled output`);
+  }
+  // `npm ci --omit=dev` installs only what the lock file does not mark as dev.
+  const lock = JSON.parse(readFileSync(`${root}/package-lock.json`, "utf8"));
+  for (const name of ["tsx", "esbuild", "typescript"]) {
+    t.equal(lock.packages[`node_modules/${name}`]?.dev, true, `${name} is a development dependency only`);
+  }
+
+  const migrateCommand = "node services/auth/dist/db/migrate-cli.js";
+  t.equal(parse(readFileSync(`${root}/docker-compose.yml`, "utf8")).services.migrate.command.join(" "), migrateCommand, "compose migrates compiled");
+  for (const overlay of ["dev", "production"]) {
+    const objects = render(overlay);
+    t.equal(named(objects, "Job", "temetro-auth-migrate").spec.template.spec.containers[0].command.join(" "), migrateCommand, `${overlay}: the migrate Job runs compiled`);
+    for (const workload of [...byKind(objects, "Deployment"), ...byKind(objects, "Job")]) {
+      const pod = workload.spec.template.spec;
+      t.equal(pod.volumes, undefined, `${workload.metadata.name}: no scratch volume, nothing writes to disk`);
+      t.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true, `${workload.metadata.name}: read-only root filesystem`);
+    }
   }
 });

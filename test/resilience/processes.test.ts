@@ -6,12 +6,12 @@
 // answered active, and the service serves again within seconds.
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
-import { deliveredMarkKey } from "../../services/mailer/src/worker.js";
+import { deliveredMarkKey } from "@temetro/mailer/worker";
 import { checkAfterFault, checkRecovery, checkWholeRun, countBy, DELIVERY_BOUND_MS } from "./fixtures/checks.js";
 import { beginWindow } from "./fixtures/fault-window.js";
 import { Deployment, MAILER_LOCK_DURATION_MS } from "./fixtures/deployment.js";
 import type { Answer } from "./fixtures/load.js";
-import { waitUntil } from "./fixtures/watched-process.js";
+import { waitUntil } from "@temetro/test-support/polling";
 
 // Starting five processes, three faults, and up to 15 s of waiting for owed emails after each.
 t.setTimeout(300_000);

@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
-import { addMember, cookieOf, createClinic, createStaff, signInByUsername, signUp } from "../../../services/auth/test/fixtures/app.js";
+import { addMember, cookieOf, createClinic, createStaff, signInByUsername, signUp } from "@temetro/test-support/auth-requests";
 import { startAuthService, startNotes, urlOf } from "./fixtures/auth-service.js";
 
 const getNotes = (notes: FastifyInstance, headers: Record<string, string> = {}) =>

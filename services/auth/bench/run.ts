@@ -6,6 +6,8 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { typeScriptEntry } from "@temetro/test-support/processes";
+import { deleteKeysWithPrefix } from "@temetro/test-support/redis-keys";
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const duration = Number(process.env.BENCH_DURATION ?? 6);
@@ -39,7 +41,7 @@ async function freshDatabase(name: string): Promise<string> {
 }
 
 function start(script: string, env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, typeScriptEntry(script), {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -126,7 +128,7 @@ async function measure(name: string, url: string, options: Parameters<typeof loa
 /** Hashes per second of the service's argon2id in a process of its own (targets/raw-hash.ts). */
 function rawHashRate(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", here("./targets/raw-hash.ts")], {
+    const child = spawn(process.execPath, typeScriptEntry(here("./targets/raw-hash.ts")), {
       env: { ...process.env, BENCH_DURATION: String(duration) },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -144,7 +146,7 @@ async function measurePolite(name: string, url: string, body: string, clients: n
   const once = () =>
     new Promise<{ acceptedPerSecond: number; shedPerSecond: number; other: number; errors: number; shedWithoutRetryAfter: number; p50: number; p99: number; max: number }>(
       (resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", here("./targets/polite-clients.ts")], {
+        const child = spawn(process.execPath, typeScriptEntry(here("./targets/polite-clients.ts")), {
           env: { ...process.env, BENCH_URL: url, BENCH_BODY: body, BENCH_CLIENTS: String(clients), BENCH_DURATION: String(duration) },
           stdio: ["ignore", "pipe", "inherit"],
         });
@@ -190,19 +192,6 @@ async function measureAccepted(name: string, url: string, options: LoadOptions) 
       `p99 ${median(results.map((r) => r.p99))} ms, max ${max} ms, other failures ${otherFailures}`,
   );
   return { accepted, shed, otherFailures, max };
-}
-
-/** The Redis keys this run left (its email queue): gone at the end. */
-async function sweepBenchKeys(prefix: string): Promise<void> {
-  const { Redis } = await import("ioredis");
-  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
-  redis.disconnect();
 }
 
 async function signUpAndClinic(base: string, withClinic: boolean, origin?: string): Promise<string> {
@@ -312,5 +301,6 @@ console.log(
 );
 
 console.log(`\nNoise: this machine has ${(await import("node:os")).cpus().length} cores shared by server and load generator; compare ratios, not absolute figures.`);
-await sweepBenchKeys(ourPrefix);
+// The Redis keys this run left (its email queue): gone at the end.
+await deleteKeysWithPrefix(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", ourPrefix);
 process.exit(0);

@@ -1,7 +1,8 @@
 // Bad input gets a 4xx JSON error with a stable code: never a 500, a hang or a crash.
 import t from "tap";
 import { BODY_LIMIT } from "../src/app.js";
-import { buildTestApp, PASSWORD, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { PASSWORD, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 const json = { "content-type": "application/json" };
 

@@ -2,14 +2,8 @@
 // permission, 200 with them; and the clinic chosen at sign-in.
 import t from "tap";
 import clinicGuard from "../src/clinics/guard.js";
-import {
-  addMember,
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  signIn,
-  signUp,
-} from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, cookieOf, createClinic, signIn, signUp } from "@temetro/test-support/auth-requests";
 
 t.test("GET /api/clinic without a session answers 401 with a JSON error", async (t) => {
   const { app } = await buildTestApp(t);

@@ -5,18 +5,8 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import t, { type Test } from "tap";
 import type { EmailJob } from "@temetro/shared";
-import {
-  buildTestApp,
-  createClinic,
-  emailsTo,
-  emailTo,
-  metricSample,
-  PASSWORD,
-  signUp,
-  testDatabaseUrl,
-  uniqueEmail,
-  uniqueUsername,
-} from "./fixtures/app.js";
+import { buildTestApp, testDatabaseUrl } from "@temetro/test-support/auth-app";
+import { createClinic, emailsTo, emailTo, metricSample, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 /** Fails the test with a clear message instead of hanging when `work` never settles. */
 async function settlesWithin<T>(work: Promise<T>, what: string, ms = 20_000): Promise<T> {

@@ -1,6 +1,7 @@
 // Email verification: not required by default; REQUIRE_EMAIL_VERIFICATION=true refuses unverified sign-in.
 import t from "tap";
-import { buildTestApp, emailsTo, emailTo, pathOf, PASSWORD, signIn, uniqueEmail } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { emailsTo, emailTo, PASSWORD, pathOf, signIn, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 t.test("by default an unverified address signs in", async (t) => {
   const { app } = await buildTestApp(t);

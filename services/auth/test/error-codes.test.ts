@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import t from "tap";
 import { errorCodes } from "@temetro/auth-client/errors";
-import { buildTestApp } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
 
 const repository = new URL("../../../", import.meta.url);
 const registryFile = new URL("packages/auth-client/src/error-codes.ts", repository);

@@ -3,8 +3,9 @@
 import { once } from "node:events";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import t, { type Test } from "tap";
-import { buildTestApp, testDatabaseUrl } from "./fixtures/app.js";
-import { startSpareRedis, until } from "./fixtures/spare-redis.js";
+import { buildTestApp, testDatabaseUrl } from "@temetro/test-support/auth-app";
+import { waitUntil } from "@temetro/test-support/polling";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 
 t.test("live answers 200 and ready reports PostgreSQL, Redis, the schema and Redis' persistence", async (t) => {
   const { app } = await buildTestApp(t);
@@ -20,9 +21,9 @@ t.test("live answers 200 and ready reports PostgreSQL, Redis, the schema and Red
 });
 
 t.test("without persistence, Redis is named in readiness and warned about at start", async (t) => {
-  const redis = await startSpareRedis(t); // --save "" --appendonly no
+  const redis = await SpareRedis.start(t); // --save "" --appendonly no
   const { app, logs } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
-  await until(() => logs.lines.some((line) => line.redisPersistence === "none"), "the persistence warning");
+  await waitUntil(() => logs.lines.some((line) => line.redisPersistence === "none"), "the persistence warning");
   const ready = await app.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 200);
   t.equal(ready.json().redisPersistence, "none");
@@ -38,17 +39,17 @@ t.test("Redis unreachable: ready stays 200 and reports it degraded; live 200", a
 });
 
 t.test("Redis going down and coming back: ready stays 200 throughout", async (t) => {
-  const redis = await startSpareRedis(t);
+  const redis = await SpareRedis.start(t);
   const { app } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
   const ready = async () => {
     const response = await app.inject({ method: "GET", url: "/health/ready" });
     return { status: response.statusCode, redis: response.json().checks.redis as string };
   };
   t.same(await ready(), { status: 200, redis: "ok" });
-  await redis.stop();
+  await redis.down();
   t.same(await ready(), { status: 200, redis: "down" }, "down: degraded, not unready");
-  await redis.start();
-  await until(() => app.limiterStore.redis.status === "ready", "the app to reconnect");
+  await redis.up();
+  await waitUntil(() => app.limiterStore.redis.status === "ready", "the app to reconnect");
   t.same(await ready(), { status: 200, redis: "ok" });
 });
 

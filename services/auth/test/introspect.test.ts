@@ -2,7 +2,9 @@
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { addMember, buildTestApp, cookieOf, createClinic, createStaff, eventually, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, cookieOf, createClinic, createStaff, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { eventually } from "@temetro/test-support/polling";
 
 async function internalOf(t: Test, app: FastifyInstance) {
   const internal = await buildInternalApp(app);

@@ -2,16 +2,8 @@
 // invitation's id; sending one (or a staff account's welcome) needs a verified sender and a budget.
 import t from "tap";
 import type { FastifyInstance } from "fastify";
-import {
-  buildReplicas,
-  buildTestApp,
-  createClinic,
-  emailTo,
-  signUp,
-  uniqueEmail,
-  uniqueUsername,
-  verifyAddress,
-} from "./fixtures/app.js";
+import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
+import { createClinic, emailTo, signUp, uniqueEmail, uniqueUsername, verifyAddress } from "@temetro/test-support/auth-requests";
 
 async function invite(app: FastifyInstance, cookie: string, clinicId: string, email = uniqueEmail("invitee")) {
   return app.inject({

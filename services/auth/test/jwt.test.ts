@@ -2,7 +2,8 @@
 import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
 import type { FastifyInstance } from "fastify";
 import t from "tap";
-import { buildTestApp, cookieOf, createClinic, createStaff, signUp } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, createClinic, createStaff, signUp } from "@temetro/test-support/auth-requests";
 
 const ISSUER = "http://localhost:4000";
 const AUDIENCE = "temetro";

@@ -3,17 +3,8 @@
 // owner emailed; a success resets; a clinic admin lifts it.
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import t from "tap";
-import {
-  addMember,
-  buildReplicas,
-  buildTestApp,
-  createClinic,
-  emailsTo,
-  emailTo,
-  PASSWORD,
-  signUp,
-  uniqueEmail,
-} from "./fixtures/app.js";
+import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, createClinic, emailsTo, emailTo, PASSWORD, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 let address = 0;
 /** A client address not used before in this file, so no address budget is shared by accident. */

@@ -2,7 +2,8 @@
 // Auth's organization routes or the /api routes. Same rule, same status, same code.
 import type { FastifyInstance } from "fastify";
 import t from "tap";
-import { addMember, buildTestApp, createClinic, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, createClinic, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 type Person = { userId: string; cookie: string; email: string };
 type Change = { kind: "role"; role: string } | { kind: "remove" } | { kind: "new member"; role: string };

@@ -1,18 +1,8 @@
 // Better Auth's organization routes under temetro's rules: the owner stays, roles are temetro's,
 // invitations expire, work once and only for their address; and the audit log records it all.
 import t from "tap";
-import {
-  addMember,
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  createStaff,
-  emailTo,
-  signIn,
-  signUp,
-  uniqueEmail,
-  verifyAddress,
-} from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, cookieOf, createClinic, createStaff, emailTo, signIn, signUp, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 
 async function invite(app: Awaited<ReturnType<typeof buildTestApp>>["app"], cookie: string, clinicId: string, role = "doctor") {
   const email = uniqueEmail("invitee");

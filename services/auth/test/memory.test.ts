@@ -6,8 +6,9 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import t from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { buildTestApp, signUp } from "./fixtures/app.js";
-import { until } from "./fixtures/spare-redis.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { signUp } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -27,7 +28,7 @@ t.test("thousands of requests with varied 15 KB cookies beside a valid session l
   const internal = await buildInternalApp(app);
   t.teardown(() => internal.close());
   const { cookie } = await signUp(app);
-  await until(() => app.sessions.directory.isCaching, "the session cache to be on");
+  await waitUntil(() => app.sessions.directory.isCaching, "the session cache to be on");
 
   const padded = () => `${cookie}; tracking=${randomBytes(PADDING / 2).toString("hex")}`;
   const send = async (count: number) => {
@@ -56,7 +57,7 @@ t.test("thousands of requests with varied 15 KB cookies beside a valid session l
 
 t.test("the session caches are bounded in bytes", async (t) => {
   const { app } = await buildTestApp(t);
-  await until(() => app.sessions.directory.isCaching, "the session cache to be on");
+  await waitUntil(() => app.sessions.directory.isCaching, "the session cache to be on");
   // Valid-looking but unknown tokens (introspection's `token` field): each answer is a kept "no".
   const internal = await buildInternalApp(app);
   t.teardown(() => internal.close());

@@ -1,8 +1,10 @@
 // GET /metrics on the internal listener: Prometheus text after some traffic; not on the public port.
 import t from "tap";
 import { buildInternalApp } from "../src/internal-app.js";
-import { buildTestApp, metricSample, signIn, signUp } from "./fixtures/app.js";
-import { startSpareRedis, until } from "./fixtures/spare-redis.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { metricSample, signIn, signUp } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 
 t.test("the internal /metrics reports request latency by route, sign-in outcomes and process figures", async (t) => {
   const { app } = await buildTestApp(t);
@@ -37,11 +39,11 @@ t.test("the public port does not serve /metrics", async (t) => {
 });
 
 t.test("the internal /metrics reports the degraded modes: dependencies, Redis persistence, limits' fallback, session cache", async (t) => {
-  const redis = await startSpareRedis(t); // keeps nothing on disk
+  const redis = await SpareRedis.start(t); // keeps nothing on disk
   const { app } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
   const internal = await buildInternalApp(app);
   t.teardown(() => internal.close());
-  await until(() => app.sessions.directory.isCaching, "the session cache to be on");
+  await waitUntil(() => app.sessions.directory.isCaching, "the session cache to be on");
   const scrape = async () => (await internal.inject({ method: "GET", url: "/metrics" })).body;
 
   let text = await scrape();
@@ -56,8 +58,8 @@ t.test("the internal /metrics reports the degraded modes: dependencies, Redis pe
   t.equal(metricSample(text, "auth_session_invalidation_read_failures_total", {}), 0);
   t.ok((metricSample(text, "auth_session_cache_bytes", {}) ?? -1) >= 0);
 
-  await redis.stop();
-  await until(() => app.limiterStore.redis.status !== "ready", "the app to see Redis gone");
+  await redis.down();
+  await waitUntil(() => app.limiterStore.redis.status !== "ready", "the app to see Redis gone");
   t.equal((await signIn(app, "nobody@example.com", "not-the-right-password")).statusCode, 401, "served, counted in memory");
   text = await scrape();
   t.equal(metricSample(text, "auth_dependency_up", { dependency: "redis" }), 0);

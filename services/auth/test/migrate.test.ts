@@ -4,7 +4,7 @@ import pg from "pg";
 import { pino } from "pino";
 import t from "tap";
 import { migrate } from "../src/db/migrate.js";
-import { testConfig } from "./fixtures/app.js";
+import { testConfig } from "@temetro/test-support/auth-app";
 
 t.test("five concurrent migrations of a missing database create it once and leave a complete schema", async (t) => {
   const name = `temetro_migrate_${randomUUID().replaceAll("-", "").slice(0, 16)}`;

@@ -1,7 +1,8 @@
 // Names of people and clinics are bounded and hold no control characters, on every entrance.
 import t from "tap";
 import type { FastifyInstance } from "fastify";
-import { buildTestApp, createClinic, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { createClinic, PASSWORD, signUp, uniqueEmail, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 const tooLong = "A".repeat(101);
 const longest = "Ａ".repeat(100);

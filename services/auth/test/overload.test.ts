@@ -3,7 +3,9 @@
 // connection cut in the middle of Better Auth's work answers 503 without ending the process.
 import pg from "pg";
 import t, { type Test } from "tap";
-import { buildTestApp, PASSWORD, signUp, uniqueEmail, type TestApp } from "./fixtures/app.js";
+import { buildTestApp, type TestApp } from "@temetro/test-support/auth-app";
+import { PASSWORD, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { eventually } from "@temetro/test-support/polling";
 
 // The production sizes: a pool of 10 and 8 hashing slots (the defaults a deployment gets).
 const productionSizes = { DATABASE_POOL_MAX: "10", PASSWORD_HASH_CONCURRENCY: "8" };
@@ -104,17 +106,19 @@ async function cutWhileWaiting<T>(t: Test, databaseUrl: string, lock: string, se
   await admin.query(lock);
   const answer = send();
   // Bounded (a loaded CI machine can be slow to get there), never a figure of speed.
-  let waiting: { pid: number }[] = [];
-  const deadline = Date.now() + 30_000;
-  while (waiting.length === 0 && Date.now() < deadline) {
-    const { rows } = await admin.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> $1 AND backend_type = 'client backend' AND wait_event_type = 'Lock'`,
-      [adminPid],
-    );
-    waiting = rows;
-    if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const waiting = await eventually(
+    async () =>
+      (
+        await admin.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> $1 AND backend_type = 'client backend' AND wait_event_type = 'Lock'`,
+          [adminPid],
+        )
+      ).rows,
+    (rows) => rows.length > 0,
+    30_000,
+    25,
+  );
   t.ok(waiting.length > 0, "the request waits on the lock");
   for (const backend of waiting) await admin.query("SELECT pg_terminate_backend($1)", [backend.pid]);
   await admin.query("ROLLBACK");

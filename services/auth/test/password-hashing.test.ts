@@ -3,7 +3,8 @@
 import { isAPIError } from "better-auth/api";
 import t from "tap";
 import { createPasswordHasher, hashPassword } from "../src/sign-in/password-hasher.js";
-import { buildTestApp, createClinic, PASSWORD, signUp, uniqueUsername } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { createClinic, PASSWORD, signUp, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 t.test("past the bound a hash is refused at once, and the slots free again", async (t) => {
   const hasher = createPasswordHasher(2);

@@ -2,7 +2,8 @@
 import { hashPassword as betterAuthScryptHash } from "better-auth/crypto";
 import t from "tap";
 import { verifyPassword } from "../src/sign-in/password-hasher.js";
-import { buildTestApp, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 t.test("a password of 11 characters is refused, 12 accepted; 128 accepted, 129 refused", async (t) => {
   const { app } = await buildTestApp(t);

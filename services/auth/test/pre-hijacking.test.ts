@@ -2,7 +2,9 @@
 // follow the verification link; the password and sessions of whoever signed up stop working.
 import t from "tap";
 import type { FastifyInstance } from "fastify";
-import { buildReplicas, cookieOf, createClinic, emailTo, eventually, pathOf, PASSWORD, signIn, signUp, uniqueEmail } from "./fixtures/app.js";
+import { buildReplicas } from "@temetro/test-support/auth-app";
+import { cookieOf, createClinic, emailTo, pathOf, PASSWORD, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { eventually } from "@temetro/test-support/polling";
 
 const NEW_PASSWORD = "the-mailbox-owners-own-password";
 

@@ -5,7 +5,8 @@ import { connect } from "node:net";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import t from "tap";
 import type { Test } from "tap";
-import { buildReplicas, PASSWORD, productionLimits, uniqueEmail } from "./fixtures/app.js";
+import { buildReplicas, productionLimits } from "@temetro/test-support/auth-app";
+import { PASSWORD, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 /** Two replicas of the service with the limits a deployment gets by default. */
 async function twoReplicas(t: Test, env: Record<string, string> = {}) {

@@ -2,8 +2,10 @@
 // Redis back: the shared counts take over again.
 import type { FastifyInstance } from "fastify";
 import t from "tap";
-import { buildReplicas, productionLimits, uniqueEmail } from "./fixtures/app.js";
-import { startSpareRedis, until } from "./fixtures/spare-redis.js";
+import { buildReplicas, productionLimits } from "@temetro/test-support/auth-app";
+import { uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 
 const signInFrom = (app: FastifyInstance, remoteAddress: string) =>
   app.inject({
@@ -20,7 +22,7 @@ async function statusesOf(sends: (() => Promise<{ statusCode: number }>)[]) {
 }
 
 t.test("limits survive a Redis outage per replica and are shared again when it returns", async (t) => {
-  const redis = await startSpareRedis(t);
+  const redis = await SpareRedis.start(t);
   const replicas = await buildReplicas(t, 2, { env: { ...productionLimits, REDIS_URL: redis.url } });
   const [a, b] = replicas.map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
   const logsOfA = replicas[0]!.logs;
@@ -30,8 +32,8 @@ t.test("limits survive a Redis outage per replica and are shared again when it r
   t.same(await statusesOf([a, b, a, b, a, b].map((app) => () => signInFrom(app, before))), [401, 401, 401, 401, 401, 429]);
   t.equal(a.limiterStore.status.shared, true);
 
-  await redis.stop();
-  await until(() => a.limiterStore.redis.status !== "ready" && b.limiterStore.redis.status !== "ready", "both replicas to see Redis gone");
+  await redis.down();
+  await waitUntil(() => a.limiterStore.redis.status !== "ready" && b.limiterStore.redis.status !== "ready", "both replicas to see Redis gone");
 
   // Down: each replica counts for itself; a sixth attempt on one replica is still refused.
   const during = "203.0.113.81";
@@ -48,8 +50,8 @@ t.test("limits survive a Redis outage per replica and are shared again when it r
   t.ok((await a.accountLockout.remainingLockMs(`email:${victim}`)) > 0, "locked on the replica that counted");
   t.equal(await b.accountLockout.remainingLockMs(`email:${victim}`), 0, "not on the other");
 
-  await redis.start();
-  await until(() => a.limiterStore.redis.status === "ready" && b.limiterStore.redis.status === "ready", "both replicas to reconnect");
+  await redis.up();
+  await waitUntil(() => a.limiterStore.redis.status === "ready" && b.limiterStore.redis.status === "ready", "both replicas to reconnect");
 
   // Back: shared again.
   const after = "203.0.113.82";

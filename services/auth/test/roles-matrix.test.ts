@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { grants, manageStaff, permissionsOf, roles, transferOwnership, type PermissionRequest } from "../src/clinics/roles.js";
-import { addMember, buildTestApp, createClinic, createStaff, PASSWORD, signUp, uniqueUsername } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { addMember, createClinic, createStaff, PASSWORD, signUp, uniqueUsername } from "@temetro/test-support/auth-requests";
 
 /** The README's role table: role -> resource -> actions. */
 function readmeRoleTable(): Map<string, Map<string, string[]>> {

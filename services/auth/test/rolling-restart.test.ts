@@ -4,8 +4,9 @@
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
-import { generousLimits, PASSWORD, uniqueEmail } from "./fixtures/app.js";
-import { startServer } from "./fixtures/server.js";
+import { generousLimits } from "@temetro/test-support/auth-app";
+import { startServer } from "@temetro/test-support/auth-process";
+import { PASSWORD, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 // The balancer in front: it polls readiness every POLL_MS and takes a replica out after
 // FAILURES_TO_REMOVE failed polls in a row, as load balancers do (a Kubernetes readiness probe's

@@ -1,7 +1,8 @@
 // No password, token, session cookie or reset link in the logs or in error responses.
 import { createHmac } from "node:crypto";
 import t from "tap";
-import { buildTestApp, cookieOf, emailTo, pathOf, PASSWORD, signIn, signUp } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, emailTo, PASSWORD, pathOf, signIn, signUp } from "@temetro/test-support/auth-requests";
 
 t.test("a whole account lifecycle leaves no secret in the logs", async (t) => {
   const { app, logs } = await buildTestApp(t);

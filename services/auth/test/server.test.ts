@@ -2,8 +2,8 @@
 // a clear message when a dependency is unreachable, and a clean stop on SIGTERM.
 import { once } from "node:events";
 import t from "tap";
-import { uniqueEmail } from "./fixtures/app.js";
-import { startServer } from "./fixtures/server.js";
+import { startServer } from "@temetro/test-support/auth-process";
+import { uniqueEmail } from "@temetro/test-support/auth-requests";
 
 /** A minimal cookie jar, as `curl -c`/`-b` keeps one. */
 function jar() {

@@ -1,7 +1,9 @@
 // get-session is answered from the session directory's cache while nothing changed, and never
 // after a change: on this replica at once, on the others as soon as the invalidation arrives.
 import t from "tap";
-import { buildReplicas, buildTestApp, createClinic, eventually, signUp } from "./fixtures/app.js";
+import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
+import { createClinic, signUp } from "@temetro/test-support/auth-requests";
+import { eventually } from "@temetro/test-support/polling";
 
 t.test("a change to the user or the session shows in the next get-session", async (t) => {
   const { app } = await buildTestApp(t);

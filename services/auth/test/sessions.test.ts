@@ -1,6 +1,7 @@
 // Sessions: ended by sign-out and by a password reset; cookie attributes.
 import t from "tap";
-import { buildTestApp, cookieOf, emailTo, pathOf, signIn, signUp } from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, emailTo, pathOf, signIn, signUp } from "@temetro/test-support/auth-requests";
 
 t.test("a password reset ends the user's other sessions", async (t) => {
   const { app } = await buildTestApp(t);

@@ -1,17 +1,7 @@
 // Every request of the public API page (shared/spec/authentication.md), with its own paths and bodies.
 import t from "tap";
-import {
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  emailTo,
-  pathOf,
-  PASSWORD,
-  signIn,
-  signUp,
-  uniqueEmail,
-  verifyAddress,
-} from "./fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, createClinic, emailTo, PASSWORD, pathOf, signIn, signUp, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 
 t.test("sign up by email sets the session cookie and queues a verification email", async (t) => {
   const { app } = await buildTestApp(t);

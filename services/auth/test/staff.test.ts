@@ -2,9 +2,9 @@
 // page shows, the forced first password change, password set and removal ending sessions.
 import pg from "pg";
 import t from "tap";
+import { buildTestApp } from "@temetro/test-support/auth-app";
 import {
   addMember,
-  buildTestApp,
   cookieOf,
   createClinic,
   createStaff,
@@ -16,7 +16,7 @@ import {
   signUp,
   uniqueEmail,
   uniqueUsername,
-} from "./fixtures/app.js";
+} from "@temetro/test-support/auth-requests";
 
 const NEW_PASSWORD = "another-long-secure-password";
 

@@ -8,11 +8,12 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { SMTPServer } from "smtp-server";
 import { EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
-import { loadConfig as loadAuthConfig, type Config as AuthConfig } from "../../auth/src/config.js";
+import { buildApp } from "@temetro/auth/app";
+import { loadConfig as loadAuthConfig, type Config as AuthConfig } from "@temetro/auth/config";
+import { migrate } from "@temetro/auth/db/migrate";
+import { createServiceLogger } from "@temetro/auth/logger";
+import { deleteKeysWithPrefix } from "@temetro/test-support/redis-keys";
 import { loadConfig as loadMailerConfig, type Config as MailerConfig } from "../src/config.js";
-import { buildApp } from "../../auth/src/app.js";
-import { migrate } from "../../auth/src/db/migrate.js";
-import { createServiceLogger } from "../../auth/src/logger.js";
 import { createMailerLogger } from "../src/logger.js";
 import { startMailer } from "../src/worker.js";
 
@@ -74,17 +75,6 @@ function benchConfig(prefix: string): AuthConfig & MailerConfig {
   return { ...loadAuthConfig(env), ...loadMailerConfig(env) };
 }
 
-async function deleteKeys(redisUrl: string, prefix: string) {
-  const redis = new Redis(redisUrl);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
-  redis.disconnect();
-}
-
 const median = (values: number[]) => percentile(values, 50);
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -123,7 +113,7 @@ async function throughputRun(): Promise<number> {
   await sink.close();
   await queue.close();
   producer.disconnect();
-  await deleteKeys(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(config.redisUrl, prefix);
   return THROUGHPUT_EMAILS / seconds;
 }
 
@@ -158,7 +148,7 @@ async function latencyRun(): Promise<number[]> {
   await mailer.close();
   await app.close();
   await sink.close();
-  await deleteKeys(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(config.redisUrl, prefix);
   return latencies;
 }
 
@@ -185,5 +175,5 @@ console.log(
     `(includes the argon2id hash and the HTTP handling of the sign-up)`,
 );
 console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(" ")}`);
-for (const prefix of usedPrefixes) await deleteKeys(redisUrl, prefix);
+for (const prefix of usedPrefixes) await deleteKeysWithPrefix(redisUrl, prefix);
 process.exit(0);

@@ -11,22 +11,12 @@ import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
-import { buildTestApp, metricSample, signUp, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
-import type {} from "../../auth/src/plugins/metrics.js"; // and its metrics
-import type {} from "../../auth/src/plugins/db.js"; // and its PostgreSQL pool
+import { buildTestApp, testConfig } from "@temetro/test-support/auth-app";
+import { metricSample, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { freePort, SpareRedis } from "@temetro/test-support/spare-redis";
 import { resendFailedEmails } from "../src/failed-jobs.js";
 import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";
-import { freePort, OwnRedis } from "./fixtures/redis-server.js";
-
-/** Polls a condition with a bound (no fixed sleeps). */
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Every row of an app's queue in the outbox, confirmed or not (decoys aside). */
 async function outboxRows(app: FastifyInstance, prefix: string): Promise<number> {
@@ -42,7 +32,7 @@ async function handedOverAgain(app: FastifyInstance): Promise<number | undefined
 const CONFIRM_AFTER_MS = 10_000;
 
 t.test("emails delivered, then Redis restarted empty before the relay's confirmation pass: none is delivered a second time, and the rows leave the outbox", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const { app, config } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
   const { mailer, sink } = await startTestMailer(t, config);
   const users = [];

@@ -1,16 +1,9 @@
 // The emails of the API page, end to end: the auth service queues them, the mailer delivers them to
 // a real SMTP server, and the links in what arrives work.
 import t from "tap";
-import {
-  buildTestApp,
-  cookieOf,
-  createClinic,
-  PASSWORD,
-  pathOf,
-  signIn,
-  signUp,
-  uniqueEmail,
-} from "../../auth/test/fixtures/app.js";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { cookieOf, createClinic, PASSWORD, pathOf, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
 import { startTestMailer } from "./fixtures/mailer.js";
 
 /** The one link of an email's text part that starts with `prefix`. */
@@ -157,7 +150,7 @@ t.test("without SMTP the mailer prints each email (recipient, subject, text with
   const { app, config } = await buildTestApp(t);
   const { mailer, logText } = await startTestMailer(t, config, { smtp: "none" });
   const { email } = await signUp(app);
-  await waitUntil(async () => (await mailer.metrics()).sent === 1);
+  await waitUntil(async () => (await mailer.metrics()).sent === 1, "the email to be sent", 30_000);
   const printed = logText()
     .split("\n")
     .filter((line) => line.includes("email printed, not sent"))
@@ -168,12 +161,3 @@ t.test("without SMTP the mailer prints each email (recipient, subject, text with
   t.match(printed[0].text, `${config.betterAuthUrl}/api/auth/verify-email?token=`);
   t.equal(mailer.sender.kind, "log");
 });
-
-/** Polls a condition with a bound (no fixed sleeps). */
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

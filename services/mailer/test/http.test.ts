@@ -2,20 +2,13 @@
 import { Queue } from "bullmq";
 import t, { type Test } from "tap";
 import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
-import type { Config } from "../../auth/src/config.js";
-import { metricSample, testConfig, uniqueEmail } from "../../auth/test/fixtures/app.js";
+import type { Config } from "@temetro/auth/config";
+import { testConfig } from "@temetro/test-support/auth-app";
+import { metricSample, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 import type { Mailer } from "../src/worker.js";
 import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";
-import { OwnRedis } from "./fixtures/redis-server.js";
-
-/** Polls a condition with a bound (no fixed sleeps). */
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** Puts emails on the queue as the auth service's relay does (same name, options and job ids). */
 async function enqueue(t: Test, config: Config, jobs: EmailJob[]): Promise<void> {
@@ -68,7 +61,7 @@ t.test("ready answers 503 naming Redis when nothing listens at REDIS_URL; live s
 });
 
 t.test("a Redis outage: ready answers 503 while it lasts and 200 again once Redis is back", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const config = testConfig({ REDIS_URL: redis.url });
   const testMailer = await startTestMailer(t, config);
   const http = await buildTestMailerHttp(t, testMailer, config);
@@ -148,7 +141,7 @@ t.test("/metrics counts emails sent, retried and failed by kind, and the queue's
 });
 
 t.test("/metrics still answers with the counters while Redis is down, leaving out the queue's depth", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const config = testConfig({ REDIS_URL: redis.url });
   const testMailer = await startTestMailer(t, config);
   const http = await buildTestMailerHttp(t, testMailer, config);

@@ -5,30 +5,12 @@
 import { once } from "node:events";
 import t from "tap";
 import type { FastifyInstance } from "fastify";
-import {
-  buildTestApp,
-  emailsTo,
-  generousLimits,
-  metricSample,
-  newRedisPrefix,
-  PASSWORD,
-  signUp,
-  uniqueEmail,
-} from "../../auth/test/fixtures/app.js";
-import { startServer } from "../../auth/test/fixtures/server.js";
-import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
-import type {} from "../../auth/src/plugins/metrics.js"; // and its metrics
+import { buildTestApp, generousLimits, newRedisPrefix } from "@temetro/test-support/auth-app";
+import { startServer } from "@temetro/test-support/auth-process";
+import { emailsTo, metricSample, PASSWORD, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 import { startTestMailer } from "./fixtures/mailer.js";
-import { OwnRedis } from "./fixtures/redis-server.js";
-
-/** Polls a condition with a bound (no fixed sleeps). */
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Rows of an app's outbox still owed (not deleted), decoys aside. */
 async function owedRows(app: FastifyInstance): Promise<{ pending: number; handedOver: number }> {
@@ -91,7 +73,7 @@ t.test("a replica SIGKILLed right after answering: every sign-up and reset it an
 });
 
 t.test("Redis restarted empty after the hand-over, before delivery: the relay hands the emails over again and each is delivered once; delivered rows leave the outbox", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const { app, config } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
   const users = [];
   for (let index = 0; index < 5; index += 1) users.push(await signUp(app));

@@ -1,33 +1,25 @@
 // The mailer as a process: killed with SIGKILL in the middle of a batch it loses and doubles
 // nothing after a restart; SIGTERM finishes the email in flight and takes no new one.
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
-import type { Config } from "../../auth/src/config.js";
-import { buildTestApp, signUp, testConfig, testRedisUrl } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
+import type { Config } from "@temetro/auth/config";
+import { buildTestApp, testConfig, testRedisUrl } from "@temetro/test-support/auth-app";
+import { signUp } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { startCollected, typeScriptEntry, type CollectedProcess } from "@temetro/test-support/processes";
+import { SmtpSink } from "@temetro/test-support/smtp-sink";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 import { deliveredMarkKey } from "../src/worker.js";
-import { OwnRedis } from "./fixtures/redis-server.js";
-import { SmtpSink } from "./fixtures/smtp-sink.js";
-
-// Child processes run their TypeScript through tsx, the tests through tap's own loader: V8 coverage
-// of one file transpiled two ways cannot be merged (tap reported garbled figures), so children
-// report none.
-const NO_CHILD_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: "0" };
 
 const mainPath = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-}
+type WorkerProcess = CollectedProcess;
 
 function startWorkerProcess(config: Config, sink: SmtpSink, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  return startCollected(process.execPath, typeScriptEntry(mainPath), {
     env: {
-      ...NO_CHILD_COVERAGE,
       PATH: process.env.PATH,
       REDIS_URL: config.redisUrl,
       REDIS_PREFIX: config.redisPrefix,
@@ -37,20 +29,7 @@ function startWorkerProcess(config: Config, sink: SmtpSink, env: Record<string, 
       MAILER_HTTP_PORT: "0",
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** The address of a mailer process's HTTP listener (it listens on a free port), from its start line. */
@@ -178,31 +157,25 @@ t.test("SIGTERM: readiness fails at once, the email in flight is finished, no ne
 });
 
 t.test("in production without SMTP the mailer refuses to start: it would print reset links to the log", async (t) => {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
-    env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, NODE_ENV: "production", REDIS_URL: testRedisUrl },
-    stdio: ["ignore", "pipe", "pipe"],
+  const mailer = startCollected(process.execPath, typeScriptEntry(mainPath), {
+    env: { PATH: process.env.PATH, NODE_ENV: "production", REDIS_URL: testRedisUrl },
   });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = await once(child, "exit");
+  const [code] = await mailer.exited;
   t.equal(code, 1);
-  t.match(output, /SMTP_URL or SMTP_HOST is required when NODE_ENV=production/);
+  t.match(mailer.output(), /SMTP_URL or SMTP_HOST is required when NODE_ENV=production/);
 });
 
 t.test("a bad variable stops the start with its name and the reason", async (t) => {
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
-    env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, MAILER_CONCURRENCY: "lots" },
-    stdio: ["ignore", "pipe", "pipe"],
+  const mailer = startCollected(process.execPath, typeScriptEntry(mainPath), {
+    env: { PATH: process.env.PATH, MAILER_CONCURRENCY: "lots" },
   });
-  let output = "";
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = await once(child, "exit");
+  const [code] = await mailer.exited;
   t.equal(code, 1);
-  t.match(output, /MAILER_CONCURRENCY: must be a whole number/);
+  t.match(mailer.output(), /MAILER_CONCURRENCY: must be a whole number/);
 });
 
 t.test("SIGTERM while Redis is gone: the mailer stops within its bound instead of waiting for Redis", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const config = testConfig({ REDIS_URL: redis.url });
   const sink = await SmtpSink.start();
   t.teardown(() => sink.stop());

@@ -1,43 +1,30 @@
 // When SMTP or Redis fail: nothing is lost, nothing is sent twice, permanent refusals stop.
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { emailIdempotencyKey, type EmailJob } from "@temetro/shared";
-import type { Config } from "../../auth/src/config.js";
-import { buildTestApp, signUp, uniqueEmail } from "../../auth/test/fixtures/app.js";
-import type {} from "../../auth/src/email/plugin.js"; // the app's email decorators
+import type { Config } from "@temetro/auth/config";
+import { buildTestApp } from "@temetro/test-support/auth-app";
+import { signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { waitUntil } from "@temetro/test-support/polling";
+import { spawnUncovered, typeScriptEntry } from "@temetro/test-support/processes";
+import { SpareRedis } from "@temetro/test-support/spare-redis";
 import { startTestMailer } from "./fixtures/mailer.js";
-import { OwnRedis } from "./fixtures/redis-server.js";
-
-// Child processes run their TypeScript through tsx, the tests through tap's own loader: V8 coverage
-// of one file transpiled two ways cannot be merged (tap reported garbled figures), so children
-// report none.
-const NO_CHILD_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: "0" };
 
 const failedCli = fileURLToPath(new URL("../src/failed-cli.ts", import.meta.url));
 
 /** Runs the failed-emails command against an app's queue, as an operator would. */
 async function failedEmails(config: Config, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", failedCli, ...args], {
-    env: { ...NO_CHILD_COVERAGE, PATH: process.env.PATH, REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix },
+  const child = spawnUncovered(process.execPath, [...typeScriptEntry(failedCli), ...args], {
+    env: { PATH: process.env.PATH, REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = (await once(child, "exit")) as [number];
   return { code, stdout, stderr };
-}
-
-/** Polls a condition with a bound (no fixed sleeps). */
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 t.test("SMTP down for a while: every email arrives once it is back, each exactly once", async (t) => {
@@ -112,7 +99,7 @@ t.test("a permanent rejection fails at once, without retries, and the failed-ema
 });
 
 t.test("Redis unreachable during a sign-up: the sign-up succeeds and the verification email arrives once Redis is back", async (t) => {
-  const redis = await OwnRedis.start(t);
+  const redis = await SpareRedis.start(t);
   const { app, config, logs } = await buildTestApp(t, { env: { REDIS_URL: redis.url } });
   const { sink } = await startTestMailer(t, config);
   await redis.down();

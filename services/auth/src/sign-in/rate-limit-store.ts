@@ -1,57 +1,64 @@
-import { createRequire } from "node:module";
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from "@fastify/rate-limit";
-import type { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
 import type { CounterStore } from "./counter-store.js";
 
-/**
- * @fastify/rate-limit's own stores, used as they are: its Redis store (one atomic Lua INCR +
- * PEXPIRE per request, so concurrent requests on any replica see one count) and its in-memory LRU
- * store. The package does not export them from its entry point, so they are loaded by path.
- */
-type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void;
-interface LibraryStore {
-  incr(key: string, callback: Callback, timeWindow: number, max: number): void;
-}
-const require = createRequire(import.meta.url);
-const RedisStore = require("@fastify/rate-limit/store/RedisStore.js") as new (
-  continueExceeding: boolean,
-  exponentialBackoff: boolean,
-  redis: Redis,
-  keyPrefix: string,
-) => LibraryStore;
-const LocalStore = require("@fastify/rate-limit/store/LocalStore.js") as new (
-  continueExceeding: boolean,
-  exponentialBackoff: boolean,
-  cacheSize: number,
-) => LibraryStore;
+type Count = { current: number; ttl: number };
+type Callback = (error: Error | null, result?: Count) => void;
 
 /** Client keys a replica remembers while Redis is down (least recently used ones go first). */
 const LOCAL_CACHE_SIZE = 10_000;
+
+// One atomic step per request, so concurrent requests on any replica see one count. A key that
+// somehow lost its expiry (PTTL -1) gets a fresh window instead of counting forever.
+// KEYS: the client's counter. ARGV: window ms. Returns {count, ms left in the window}.
+const countRequestScript = `
+local current = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if current == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {current, ttl}
+`;
+
+interface RateLimitCommands {
+  temetroRateLimitCount(key: string, windowMs: number): Promise<[number, number]>;
+}
+
+/** This replica's own fixed windows, for while Redis cannot be reached. */
+class LocalWindows {
+  private readonly windows = new LRUCache<string, { current: number; endsAt: number }>({ max: LOCAL_CACHE_SIZE });
+
+  count(key: string, windowMs: number): Count {
+    const now = Date.now();
+    const open = this.windows.get(key);
+    const window = open && open.endsAt > now ? open : { current: 0, endsAt: now + windowMs };
+    window.current += 1;
+    this.windows.set(key, window);
+    return { current: window.current, ttl: window.endsAt - now };
+  }
+}
 
 /**
  * A store for @fastify/rate-limit that counts in Redis, shared by every replica, and falls back to
  * this replica's memory while Redis cannot be reached (see CounterStore).
  */
 export function sharedOrLocalStore(counters: CounterStore): FastifyRateLimitStoreCtor {
-  const shared = new RedisStore(false, false, counters.redis, `${counters.keyPrefix}rate-limit:`);
-  const local = new LocalStore(false, false, LOCAL_CACHE_SIZE);
-
-  const incrementIn = (store: LibraryStore, key: string, timeWindow: number, max: number) =>
-    new Promise<{ current: number; ttl: number }>((resolve, reject) =>
-      store.incr(key, (error, result) => (error || !result ? reject(error) : resolve(result)), timeWindow, max),
-    );
+  if (!("temetroRateLimitCount" in counters.redis)) {
+    counters.redis.defineCommand("temetroRateLimitCount", { numberOfKeys: 1, lua: countRequestScript });
+  }
+  const redisKeyPrefix = `${counters.keyPrefix}rate-limit:`;
+  const local = new LocalWindows();
 
   return class SharedOrLocalStore implements FastifyRateLimitStore {
-    incr(key: string, callback: Callback, timeWindow: number, max: number): void {
-      let localResult: { current: number; ttl: number } | undefined;
+    incr(key: string, callback: Callback, timeWindow: number): void {
       counters
         .run(
-          () => incrementIn(shared, key, timeWindow, max),
-          () => {
-            // LocalStore answers synchronously.
-            local.incr(key, (_error, result) => (localResult = result), timeWindow, max);
-            return localResult!;
+          async (redis) => {
+            const [current, ttl] = await (redis as unknown as RateLimitCommands).temetroRateLimitCount(redisKeyPrefix + key, timeWindow);
+            return { current, ttl };
           },
+          () => local.count(key, timeWindow),
         )
         .then((result) => callback(null, result), callback);
     }
