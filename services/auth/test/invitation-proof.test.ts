@@ -3,7 +3,7 @@
 import t from "tap";
 import type { FastifyInstance } from "fastify";
 import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
-import { createClinic, emailTo, signUp, uniqueEmail, uniqueUsername, verifyAddress } from "@temetro/test-support/auth-requests";
+import { createClinic, createClinicUnverified, emailTo, signUp, uniqueEmail, uniqueUsername, verifyAddress } from "@temetro/test-support/auth-requests";
 
 async function invite(app: FastifyInstance, cookie: string, clinicId: string, email = uniqueEmail("invitee")) {
   return app.inject({
@@ -24,19 +24,6 @@ const staffWithEmail = (app: FastifyInstance, cookie: string) =>
     headers: { cookie },
     payload: { name: "Grace Okafor", username: uniqueUsername(), password: "a-long-secure-password", role: "reception", email: uniqueEmail("staff") },
   });
-
-/** A clinic whose owner never verified the address (the fixture's createClinic verifies it first). */
-async function unverifiedOwnerClinic(app: FastifyInstance) {
-  const owner = await signUp(app);
-  const created = await app.inject({
-    method: "POST",
-    url: "/api/auth/organization/create",
-    headers: { cookie: owner.cookie },
-    payload: { name: "Unverified Clinic", slug: `unverified-${owner.userId.slice(0, 8).toLowerCase()}` },
-  });
-  t.equal(created.statusCode, 200);
-  return { owner, clinicId: created.json().id as string };
-}
 
 t.test("an unverified account with the invited address cannot accept; once its owner verifies it, it can", async (t) => {
   const { app, logs } = await buildTestApp(t);
@@ -67,7 +54,8 @@ t.test("an unverified account with the invited address cannot accept; once its o
 
 t.test("an unverified owner cannot invite nor create a staff account that gets an email; verified, they can", async (t) => {
   const { app } = await buildTestApp(t);
-  const { owner, clinicId } = await unverifiedOwnerClinic(app);
+  const owner = await signUp(app);
+  const clinicId = (await createClinicUnverified(app, owner.cookie)).id;
 
   const invitation = await invite(app, owner.cookie, clinicId);
   t.equal(invitation.statusCode, 403);
