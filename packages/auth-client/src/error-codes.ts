@@ -32,6 +32,10 @@ export const errorCodes = {
     status: 403,
     message: "Only the password of an account this clinic created can be set; this person can reset their own",
   },
+  ACCOUNT_CLAIMED: {
+    status: 403,
+    message: "This account's owner has taken it over (verified the address, reset the password or joined another clinic): only they can change it",
+  },
   PASSWORD_UNCHANGED: { status: 400, message: "The new password must differ from the current one" },
   // Also Better Auth's own answer to signing in before verifying, when verification is required.
   EMAIL_NOT_VERIFIED: {

@@ -11,6 +11,9 @@ import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicMembership } from "../clinics/better-auth-plugin.js";
+import { accountClaim } from "../clinics/account-claim.js";
+import { endInitialPassword } from "../clinics/initial-password.js";
+import { displayUsernameIsUsername } from "./display-username.js";
 import type { CountInvitation } from "../clinics/invitation-limits.js";
 import { invitationSenders } from "../clinics/invitation-senders.js";
 import { createEmailSenders } from "./email-senders.js";
@@ -102,7 +105,11 @@ export function authOptions({
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: tokenLifetimes.resetPasswordSeconds,
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
-      onPasswordReset: async ({ user }) => emails.notifyPasswordChanged(user),
+      // The reset password is the owner's own: an admin-set initial one no longer holds them back.
+      onPasswordReset: async ({ user }) => {
+        await endInitialPassword(pool, invalidate, user.id);
+        await emails.notifyPasswordChanged(user);
+      },
       sendResetPassword: emails.sendResetPassword,
     },
     emailVerification: {
@@ -139,6 +146,8 @@ export function authOptions({
       clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
       invitationSenders({ pool, countInvitation }),
       nameRules(),
+      accountClaim({ pool }),
+      displayUsernameIsUsername(),
       usernamePlugin(),
       organization({
         ac: accessControl,

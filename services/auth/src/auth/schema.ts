@@ -16,6 +16,10 @@ export const userFields = {
   createdByClinicId: { type: "string", required: false, input: false },
   // Set when the creating clinic removes the account: it can no longer sign in.
   disabled: { type: "boolean", required: false, defaultValue: false, input: false },
+  // When the mailbox owner last proved control of the account (verified the address or used a reset
+  // link): from then on no clinic sets its password, disables it or lifts its lockout
+  // (clinics/account-claim.ts).
+  claimedAt: { type: "date", required: false, input: false, returned: false },
 } as const;
 
 export const clinicSchema = {
@@ -28,12 +32,15 @@ export const clinicSchema = {
   },
 } as const;
 
+/** What a username may be: 3 to 32 letters, digits, '.' and '_'. */
+export const isValidUsername = (name: string) => /^[A-Za-z0-9._]{3,32}$/.test(name);
+
 /** Usernames of staff accounts: what sign-in/username matches, case-insensitively. */
 export const usernamePlugin = () =>
   username({
     minUsernameLength: 3,
     maxUsernameLength: 32,
-    usernameValidator: (name) => /^[A-Za-z0-9._]+$/.test(name),
+    usernameValidator: isValidUsername,
   });
 
 /** The options that decide the database schema, and nothing else: what the migration compares. */

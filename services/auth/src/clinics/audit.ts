@@ -11,6 +11,9 @@ export const AuditAction = {
   MEMBER_REMOVED: "member.removed",
   MEMBER_LEFT: "member.left",
   PASSWORD_SET_BY_ADMIN: "staff.password-set",
+  // A clinic tried a power over an account it does not control (clinics/refusals.ts, `refuseUnlessClinicControls`).
+  PASSWORD_SET_REFUSED: "staff.password-set-refused",
+  LOCKOUT_LIFT_REFUSED: "staff.lockout-lift-refused",
   INVITATION_SENT: "invitation.sent",
   INVITATION_ACCEPTED: "invitation.accepted",
   INVITATION_CANCELED: "invitation.canceled",
@@ -50,6 +53,25 @@ export async function recordAuditEvent(db: Pool | PoolClient, event: AuditEventI
      VALUES ($1, $2, $3, $4, $5, $6)`,
     [event.clinicId, event.action, event.actorUserId, event.targetUserId ?? null, event.detail ?? {}, event.clientIp],
   );
+}
+
+/**
+ * Runs a change and, when a rule refuses it with one of `codes`, records the refusal: on the pool,
+ * after the change's transaction rolled back (a row written inside it would vanish with it).
+ */
+export async function auditingRefusals<T>(
+  db: Pool,
+  codes: readonly string[],
+  event: Omit<AuditEventInput, "detail">,
+  change: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && codes.includes(code)) await recordAuditEvent(db, { ...event, detail: { code } });
+    throw error;
+  }
 }
 
 /** One page of a clinic's events, newest first; `before` is the id of the last event already seen. */

@@ -3,6 +3,7 @@ import type { Pool } from "pg";
 import { AuditAction, invitationReference, recordAuditEvent, type AuditEventInput } from "./audit.js";
 import { announcingAfter, checkRemoval, checkRoleChange, memberRemoved, roleChanged, type Announce } from "./membership.js";
 import { refuseUnassignableRole, refusingForBetterAuth } from "./refusals.js";
+import { isAccountClaimed } from "./staff-store.js";
 
 /**
  * Better Auth's organization routes (invite-member, update-member-role, remove-member,
@@ -74,11 +75,12 @@ export function membershipHooks({ pool, announce, clientIpHeader }: BetterAuthEn
       ),
     beforeRemoveMember: async ({ member }: { member: { role: string } }) => refusingForBetterAuth(() => checkRemoval(member)),
     afterRemoveMember: async ({ member, user }: { member: Member; user: { id: string } & Record<string, unknown> }) =>
-      announcingAfter(announce, member.userId, () =>
+      announcingAfter(announce, member.userId, async () =>
         memberRemoved(pool, actor(), member.organizationId, {
           userId: member.userId,
           role: member.role,
           createdByClinic: user["createdByClinicId"] === member.organizationId,
+          accountClaimed: await isAccountClaimed(pool, member.userId, member.organizationId),
         }),
       ),
     afterUpdateOrganization: async ({ organization: clinic }: { organization: { id: string } | null }) => {

@@ -8,6 +8,7 @@ import { OWNER_ROLE } from "./roles.js";
 import {
   deleteClinicSessions,
   deleteMembership,
+  clinicControls,
   endRemovedMemberAccess,
   findStaffMember,
   updateMemberRole,
@@ -72,14 +73,15 @@ export async function roleChanged(db: Db, actor: Actor, clinicId: string, change
 }
 
 /**
- * What removal does beyond the membership row: an account the clinic created is disabled and all
- * its sessions end; a person with an account of their own loses the sessions acting in this clinic.
+ * What removal does beyond the membership row: an account the clinic controls (created, unclaimed)
+ * is disabled and all its sessions end; a person with an account of their own loses the sessions
+ * acting in this clinic.
  */
 export async function memberRemoved(
   db: Db,
   actor: Actor,
   clinicId: string,
-  member: { userId: string; role: string; createdByClinic: boolean },
+  member: { userId: string; role: string; createdByClinic: boolean; accountClaimed: boolean },
 ) {
   await endRemovedMemberAccess(db, member, clinicId);
   await recordAuditEvent(db, {
@@ -88,7 +90,8 @@ export async function memberRemoved(
     actorUserId: actor.userId,
     clientIp: actor.clientIp,
     targetUserId: member.userId,
-    detail: { role: member.role, disabled: member.createdByClinic },
+    // A created account that was not disabled because its owner had claimed it says so.
+    detail: { role: member.role, disabled: clinicControls(member), ...(member.createdByClinic && { accountClaimed: member.accountClaimed }) },
   });
 }
 

@@ -23,6 +23,18 @@ export function refuseUnverifiedSender(sender: { emailVerified?: unknown }): voi
   if (sender.emailVerified !== true) throw new HttpError(ErrorCode.EMAIL_NOT_VERIFIED);
 }
 
+export const accountClaimed = () => new HttpError(ErrorCode.ACCOUNT_CLAIMED);
+
+/**
+ * A clinic's powers over an account it created hold only while nobody else has claimed it
+ * (clinics/account-claim.ts): a person who joined by invitation, or who proved their mailbox or uses
+ * the account in another clinic, owns it.
+ */
+export function refuseUnlessClinicControls(member: { createdByClinic: boolean; accountClaimed: boolean }): void {
+  if (!member.createdByClinic) throw notAClinicAccount();
+  if (member.accountClaimed) throw accountClaimed();
+}
+
 /** A role value may list several roles, comma-separated (Better Auth's format). */
 export const rolesIn = (role: string) => role.split(",").map((part) => part.trim());
 

@@ -3,9 +3,9 @@ import { withTransaction } from "../db/transaction.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import type { Queryable } from "../email/outbox.js";
 import type { PasswordHasher } from "../sign-in/password-hasher.js";
-import { AuditAction, recordAuditEvent } from "./audit.js";
+import { AuditAction, auditingRefusals, recordAuditEvent } from "./audit.js";
 import type { Actor, MembershipDeps } from "./membership.js";
-import { memberNotFound, notAClinicAccount, refuseOwnerChange, refuseUnassignableRole } from "./refusals.js";
+import { memberNotFound, refuseOwnerChange, refuseUnassignableRole, refuseUnlessClinicControls } from "./refusals.js";
 import { staffAccountRoles } from "./roles.js";
 import { deleteAllSessions, findStaffMember, findTakenIdentifiers, insertStaffAccount, setPasswordHash } from "./staff-store.js";
 
@@ -91,11 +91,12 @@ export async function createStaffAccount(
  */
 export async function setInitialPassword(deps: StaffAccountDeps, actor: Actor, clinic: StaffClinic, userId: string, password: string) {
   const passwordHash = await deps.passwordHasher.hash(password);
-  const updated = await withTransaction(deps.pool, async (client) => {
+  const refusal = { clinicId: clinic.id, action: AuditAction.PASSWORD_SET_REFUSED, actorUserId: actor.userId, clientIp: actor.clientIp, targetUserId: userId };
+  const updated = await auditingRefusals(deps.pool, [ErrorCode.NOT_A_CLINIC_ACCOUNT, ErrorCode.ACCOUNT_CLAIMED], refusal, () => withTransaction(deps.pool, async (client) => {
     const member = await findStaffMember(client, clinic.id, userId, { lock: true });
     if (!member) throw memberNotFound();
-    // A person who joined by invitation owns their account: no clinic may set its password.
-    if (!member.createdByClinic) throw notAClinicAccount();
+    // A person who joined by invitation, or claimed the account the clinic made, owns it.
+    refuseUnlessClinicControls(member);
     refuseOwnerChange(member);
     await setPasswordHash(client, member.userId, passwordHash, clinic.staffMustChangePassword);
     await deleteAllSessions(client, member.userId);
@@ -113,7 +114,7 @@ export async function setInitialPassword(deps: StaffAccountDeps, actor: Actor, c
       );
     }
     return { ...member, mustChangePassword: clinic.staffMustChangePassword };
-  });
+  }));
   await deps.announce(`user:${updated.userId}`);
   return updated;
 }

@@ -4,7 +4,7 @@ import type { Pool, PoolClient } from "pg";
 /**
  * Writes to Better Auth's user, account, member and session tables that must happen together
  * (one transaction each), for the staff accounts a clinic manages. Column names are Better Auth's,
- * including the user fields auth.ts declares (mustChangePassword, createdByClinicId, disabled).
+ * including the user fields auth/schema.ts declares (mustChangePassword, createdByClinicId, disabled).
  */
 
 /**
@@ -83,6 +83,8 @@ export interface StaffMember {
   disabled: boolean;
   /** Whether this clinic created the account (POST /api/staff) rather than the person joining by invitation. */
   createdByClinic: boolean;
+  /** Whether someone else holds the account: its mailbox owner proved control, or another clinic has it as a member. */
+  accountClaimed: boolean;
   joinedAt: string;
 }
 
@@ -95,11 +97,23 @@ interface StaffRow {
   mustChangePassword: boolean | null;
   disabled: boolean | null;
   createdByClinicId: string | null;
+  accountClaimed: boolean;
   joinedAt: Date;
 }
 
-const staffColumns = `u."id" AS "userId", u."name", COALESCE(u."displayUsername", u."username") AS "username", u."email",
-  m."role", u."mustChangePassword", u."disabled", u."createdByClinicId", m."createdAt" AS "joinedAt"`;
+/**
+ * Whether the user `user` (an alias) is claimed as seen from the clinic `clinicId` (an SQL
+ * expression): proved by its mailbox owner (account-claim.ts), or a member of any other clinic.
+ */
+const accountClaimedSql = (user: string, clinicId: string) =>
+  `(${user}."claimedAt" IS NOT NULL OR EXISTS (SELECT 1 FROM "member" other WHERE other."userId" = ${user}."id" AND other."organizationId" <> ${clinicId}))`;
+
+// The username as sign-in matches it; its display form only when that is the same name in another
+// case, so no row can show a name another account signs in with.
+const staffColumns = `u."id" AS "userId", u."name",
+  CASE WHEN lower(u."displayUsername") = u."username" THEN u."displayUsername" ELSE u."username" END AS "username", u."email",
+  m."role", u."mustChangePassword", u."disabled", u."createdByClinicId", ${accountClaimedSql("u", `m."organizationId"`)} AS "accountClaimed",
+  m."createdAt" AS "joinedAt"`;
 
 function toStaffMember(row: StaffRow, clinicId: string): StaffMember {
   return {
@@ -111,6 +125,7 @@ function toStaffMember(row: StaffRow, clinicId: string): StaffMember {
     mustChangePassword: row.mustChangePassword === true,
     disabled: row.disabled === true,
     createdByClinic: row.createdByClinicId === clinicId,
+    accountClaimed: row.accountClaimed,
     joinedAt: row.joinedAt.toISOString(),
   };
 }
@@ -124,7 +139,10 @@ export async function listStaff(db: Pool, clinicId: string): Promise<StaffMember
   return rows.map((row) => toStaffMember(row, clinicId));
 }
 
-/** A member of the clinic; with `lock`, their membership row is locked until the transaction ends. */
+/**
+ * A member of the clinic; with `lock`, their membership and user rows are locked until the
+ * transaction ends (a claim of the account, account-claim.ts, waits for the change).
+ */
 export async function findStaffMember(
   db: Pool | PoolClient,
   clinicId: string,
@@ -133,7 +151,7 @@ export async function findStaffMember(
 ): Promise<StaffMember | null> {
   const { rows } = await db.query<StaffRow>(
     `SELECT ${staffColumns} FROM "member" m JOIN "user" u ON u."id" = m."userId"
-      WHERE m."organizationId" = $1 AND m."userId" = $2 ${lock ? `FOR UPDATE OF m` : ""}`,
+      WHERE m."organizationId" = $1 AND m."userId" = $2 ${lock ? `FOR UPDATE OF m, u` : ""}`,
     [clinicId, userId],
   );
   return rows[0] ? toStaffMember(rows[0], clinicId) : null;
@@ -179,7 +197,7 @@ export async function clearMustChangePassword(db: Pool | PoolClient, userId: str
   await db.query(`UPDATE "user" SET "mustChangePassword" = false WHERE "id" = $1 AND "mustChangePassword"`, [userId]);
 }
 
-/** A disabled account cannot sign in (auth.ts refuses to create its sessions). */
+/** A disabled account cannot sign in (auth/session-hooks.ts refuses to create its sessions). */
 export async function disableUser(client: Pool | PoolClient, userId: string): Promise<void> {
   await client.query(`UPDATE "user" SET "disabled" = true, "updatedAt" = now() WHERE "id" = $1`, [userId]);
 }
@@ -194,17 +212,30 @@ export async function deleteClinicSessions(client: Pool | PoolClient, userId: st
   await client.query(`DELETE FROM "session" WHERE "userId" = $1 AND "activeOrganizationId" = $2`, [userId, clinicId]);
 }
 
+/** Whether a user is claimed as seen from a clinic (after their membership there was removed, too). */
+export async function isAccountClaimed(db: Pool | PoolClient, userId: string, clinicId: string): Promise<boolean> {
+  const { rows } = await db.query<{ claimed: boolean }>(
+    `SELECT ${accountClaimedSql("u", "$2")} AS "claimed" FROM "user" u WHERE u."id" = $1`,
+    [userId, clinicId],
+  );
+  return rows[0]?.claimed === true;
+}
+
+/** The clinic created the account and nobody has claimed it: the clinic may disable it. */
+export const clinicControls = (member: { createdByClinic: boolean; accountClaimed: boolean }) =>
+  member.createdByClinic && !member.accountClaimed;
+
 /**
- * What removal from a clinic does beyond the membership row: an account the clinic created is
- * disabled and all its sessions end; a person with an account of their own loses the sessions
- * that act in this clinic.
+ * What removal from a clinic does beyond the membership row: an account the clinic controls is
+ * disabled and all its sessions end; a person who owns their account (joined by invitation, or
+ * claimed the one the clinic created) loses only the sessions that act in this clinic.
  */
 export async function endRemovedMemberAccess(
   client: Pool | PoolClient,
-  member: { userId: string; createdByClinic: boolean },
+  member: { userId: string; createdByClinic: boolean; accountClaimed: boolean },
   clinicId: string,
 ): Promise<void> {
-  if (member.createdByClinic) {
+  if (clinicControls(member)) {
     await disableUser(client, member.userId);
     await deleteAllSessions(client, member.userId);
   } else {

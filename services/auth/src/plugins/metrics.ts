@@ -51,7 +51,7 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   };
 }
 
-/** Records every response's latency. Sign-in outcomes are counted where they are known (sign-in/lockout.ts, rate-limit.ts). */
+/** Records every response's latency. Sign-in outcomes are counted where they are known (sign-in/lockout.ts, sign-in/rate-limits.ts). */
 export default fp(
   async (app, options: { metrics: AuthMetrics }) => {
     const { metrics } = options;

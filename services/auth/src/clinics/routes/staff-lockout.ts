@@ -3,6 +3,9 @@ import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { ErrorCode, HttpError } from "../../errors.js";
 import { lockoutKey } from "../../sign-in/lockout.js";
+import { AuditAction, recordAuditEvent } from "../audit.js";
+import { accountClaimed } from "../refusals.js";
+import { findStaffMember } from "../staff-store.js";
 
 const LockedMember = Type.Object(
   { userId: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" }) },
@@ -12,7 +15,9 @@ const LockedMember = Type.Object(
 /**
  * DELETE /api/staff/:userId/lockout: an owner or admin (whoever may update members) lifts the
  * sign-in lockout of a member of their active clinic, for both the member's email and username.
- * Answers 204 whether or not a lockout was in force, 404 for anyone outside the clinic.
+ * Answers 204 whether or not a lockout was in force, 404 for anyone outside the clinic, and 403
+ * ACCOUNT_CLAIMED (audited) for an account its owner claimed or another clinic shares: no clinic
+ * weakens the guessing protection of an account someone uses elsewhere.
  */
 export default async function staffLockoutRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -21,16 +26,22 @@ export default async function staffLockoutRoutes(fastify: FastifyInstance) {
     { schema: { params: LockedMember }, config: { permission: { member: ["update"] } } },
     async (request, reply) => {
       const { clinic, user: actor } = request.clinicContext;
-      const { rows } = await app.pg.query<{ email: string; username: string | null }>(
-        `SELECT u."email", u."username"
-           FROM "member" m JOIN "user" u ON u."id" = m."userId"
-          WHERE m."userId" = $1 AND m."organizationId" = $2`,
-        [request.params.userId, clinic.id],
-      );
-      const member = rows[0];
+      const member = await findStaffMember(app.pg, clinic.id, request.params.userId);
       if (!member) throw new HttpError(404, ErrorCode.NOT_FOUND, "No such member in the active clinic");
+      if (member.accountClaimed) {
+        await recordAuditEvent(app.pg, {
+          clinicId: clinic.id,
+          action: AuditAction.LOCKOUT_LIFT_REFUSED,
+          actorUserId: actor.id,
+          clientIp: request.ip,
+          targetUserId: member.userId,
+          detail: { code: ErrorCode.ACCOUNT_CLAIMED },
+        });
+        throw accountClaimed();
+      }
 
-      await app.accountLockout.clear(lockoutKey({ kind: "email", value: member.email.toLowerCase() }));
+      // An account without a real address is never locked by email: nobody knows its placeholder.
+      if (member.email) await app.accountLockout.clear(lockoutKey({ kind: "email", value: member.email.toLowerCase() }));
       if (member.username) await app.accountLockout.clear(lockoutKey({ kind: "username", value: member.username.toLowerCase() }));
       request.log.info(
         { securityEvent: "lockout-lifted", userId: request.params.userId, by: actor.id, clinicId: clinic.id },
