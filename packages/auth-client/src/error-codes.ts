@@ -9,7 +9,7 @@ export const errorCodes = {
   // Who is asking, and may they (the /api guard and this client's hooks)
   UNAUTHENTICATED: { status: 401, message: "Sign in first: no valid session" },
   NO_ACTIVE_CLINIC: { status: 403, message: "Choose a clinic first (POST /api/auth/organization/set-active)" },
-  NOT_A_CLINIC_MEMBER: { status: 403, message: "You are not a member of the active clinic" },
+  NOT_A_CLINIC_MEMBER: { status: 403, message: "You are not a member of this clinic" },
   PASSWORD_CHANGE_REQUIRED: { status: 403, message: "Replace the initial password first (POST /api/auth/change-password)" },
   FORBIDDEN: { status: 403, message: "Your role in this clinic does not allow this" },
   INTERNAL_TOKEN_REQUIRED: { status: 401, message: "Present the internal token: Authorization: Bearer <INTERNAL_TOKEN>" },

@@ -229,6 +229,7 @@ t.test("a clinic can switch the forced first password change off", async (t) => 
   const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie } });
   t.equal(session.json().user.mustChangePassword, false);
   t.equal((await app.inject({ method: "GET", url: "/api/clinic", headers: { cookie } })).statusCode, 200);
+  t.equal((await app.inject({ method: "GET", url: "/api/auth/organization/list-members", headers: { cookie } })).statusCode, 200, "and Better Auth's routes");
 });
 
 t.test("setting a staff member's password ends their sessions at once; the new one is again initial", async (t) => {

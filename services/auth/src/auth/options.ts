@@ -14,6 +14,10 @@ import { clinicMembership } from "../clinics/better-auth-plugin.js";
 import { accountClaim } from "../clinics/account-claim.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
 import { displayUsernameIsUsername } from "./display-username.js";
+import { clinicReads } from "../clinics/clinic-reads.js";
+import { initialPasswordGate } from "../clinics/initial-password-gate.js";
+import { memberEmails } from "../clinics/member-emails.js";
+import { reInviteAudit } from "../clinics/re-invite-audit.js";
 import type { CountInvitation } from "../clinics/invitation-limits.js";
 import { invitationSenders } from "../clinics/invitation-senders.js";
 import { createEmailSenders } from "./email-senders.js";
@@ -77,6 +81,8 @@ export function authOptions({
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
+  const clinicEntrance = { pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER };
+  const boundaryLog = logger.child({ component: "clinic-boundaries" });
 
   return {
     database: pool,
@@ -143,7 +149,13 @@ export function authOptions({
         onLockoutStarted: emails.notifyLockout,
         recordOutcome: recordSignInOutcome,
       }),
-      clinicMembership({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),
+      // Clinic boundaries before the membership rules: a held-back session or a foreign clinic is
+      // refused before anything else is checked.
+      initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
+      clinicReads({ ...clinicEntrance, log: boundaryLog }),
+      memberEmails(clinicEntrance),
+      reInviteAudit(clinicEntrance),
+      clinicMembership(clinicEntrance),
       invitationSenders({ pool, countInvitation }),
       nameRules(),
       accountClaim({ pool }),

@@ -20,7 +20,10 @@ export function requestHooks(deps: {
     before: createAuthMiddleware(async (ctx) => {
       if (ctx.path !== "/change-password") return;
       const body = ctx.body as { currentPassword?: unknown; newPassword?: unknown } | undefined;
-      if (typeof body?.newPassword === "string" && body.newPassword === body.currentPassword) {
+      // Passwords are compared as NFKC text (sign-in/password-hasher.ts): a compatibility variant
+      // of the current password (fullwidth letters, say) is the same password.
+      const { newPassword, currentPassword } = body ?? {};
+      if (typeof newPassword === "string" && typeof currentPassword === "string" && newPassword.normalize("NFKC") === currentPassword.normalize("NFKC")) {
         throw betterAuthRefusal(ErrorCode.PASSWORD_UNCHANGED);
       }
     }),

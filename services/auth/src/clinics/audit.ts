@@ -18,6 +18,8 @@ export const AuditAction = {
   INVITATION_ACCEPTED: "invitation.accepted",
   INVITATION_CANCELED: "invitation.canceled",
   OWNERSHIP_TRANSFERRED: "clinic.ownership-transferred",
+  /** A request refused by a clinic boundary (clinics/refusal-audit.ts says which). */
+  ACCESS_REFUSED: "access.refused",
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

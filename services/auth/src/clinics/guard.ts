@@ -2,6 +2,7 @@ import fp from "fastify-plugin";
 import { grants, permissionsOf, type PermissionRequest, type Permissions } from "./roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import { mustReplaceInitialPassword } from "./initial-password.js";
+import { isAct, recordRefusal, RefusalReason } from "./refusal-audit.js";
 import { roleForbids } from "./refusals.js";
 
 /** Who a data request belongs to, and in which clinic and role it acts. */
@@ -48,7 +49,18 @@ export default fp(
       const membership = await app.sessions.membership(found.user.id, clinicId);
       if (!membership) throw new HttpError(ErrorCode.NOT_A_CLINIC_MEMBER);
 
-      if (mustReplaceInitialPassword(found.user, membership)) throw new HttpError(ErrorCode.PASSWORD_CHANGE_REQUIRED);
+      if (mustReplaceInitialPassword(found.user, membership)) {
+        if (isAct(request.method)) {
+          await recordRefusal(app.pg, request.log, {
+            reason: RefusalReason.PASSWORD_CHANGE_REQUIRED,
+            userId: found.user.id,
+            clinicId,
+            clientIp: request.ip,
+            route: `${request.method} ${request.routeOptions.url ?? request.url}`,
+          });
+        }
+        throw new HttpError(ErrorCode.PASSWORD_CHANGE_REQUIRED);
+      }
 
       const permissions = permissionsOf(membership.role);
       const needed = request.routeOptions.config.permission;

@@ -29,3 +29,22 @@ export async function findMembership(pool: Pool, userId: string, clinicId: strin
     staffMustChangePassword: row.staffMustChangePassword !== false,
   };
 }
+
+/**
+ * The clinic a request names (by id or slug) and whether the user belongs to it; null when no such
+ * clinic exists.
+ */
+export async function findNamedClinic(
+  pool: Pool,
+  userId: string,
+  named: { id: string } | { slug: string },
+): Promise<{ clinicId: string; isMember: boolean } | null> {
+  const [column, value] = "slug" in named ? [`o."slug"`, named.slug] : [`o."id"`, named.id];
+  const { rows } = await pool.query<{ clinicId: string; isMember: boolean }>(
+    `SELECT o."id" AS "clinicId",
+            EXISTS (SELECT 1 FROM "member" m WHERE m."organizationId" = o."id" AND m."userId" = $2) AS "isMember"
+       FROM "organization" o WHERE ${column} = $1`,
+    [value, userId],
+  );
+  return rows[0] ?? null;
+}
