@@ -36,8 +36,12 @@ export function createLogger(
   return destination ? pino(settings, destination) : pino(settings);
 }
 
-/** Query parameters and path segments that carry a secret in this service's URLs. */
-const secretQueryKeys = new Set(["token", "code", "state"]);
+/**
+ * Query parameters and path segments that carry a secret in this service's URLs. An invitation's
+ * id (`get-invitation?id=`, the emailed `accept-invitation?invitationId=`) is not enough to accept
+ * it, but is still nobody's business in a log.
+ */
+const secretQueryKeys = new Set(["token", "code", "state", "id", "invitationId"]);
 const secretPathSegment = /(\/reset-password\/|\/verify-email\/|\/accept-invitation\/)[^/?#]+/g;
 
 /**

@@ -5,6 +5,8 @@ import { createLogger, redactUrl } from "../src/logger.js";
 t.test("redactUrl hides tokens in paths and queries, keeps the rest", async (t) => {
   t.equal(redactUrl("/api/auth/reset-password/abc123?callbackURL=http://x/reset"), "/api/auth/reset-password/[redacted]?callbackURL=http://x/reset");
   t.equal(redactUrl("/api/auth/verify-email?token=eyJhbGc&callbackURL=%2F"), "/api/auth/verify-email?token=[redacted]&callbackURL=%2F");
+  t.equal(redactUrl("/api/auth/organization/get-invitation?id=inv123"), "/api/auth/organization/get-invitation?id=[redacted]");
+  t.equal(redactUrl("/accept-invitation?invitationId=inv123"), "/accept-invitation?invitationId=[redacted]");
   t.equal(redactUrl("/api/clinic"), "/api/clinic");
   t.equal(redactUrl("/api/auth/get-session?disableCookieCache=true"), "/api/auth/get-session?disableCookieCache=true");
 });

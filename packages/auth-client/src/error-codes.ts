@@ -37,12 +37,18 @@ export const errorCodes = {
     message: "This account's owner has taken it over (verified the address, reset the password or joined another clinic): only they can change it",
   },
   PASSWORD_UNCHANGED: { status: 400, message: "The new password must differ from the current one" },
+  // Also Better Auth's own answer to signing in before verifying, when verification is required.
+  EMAIL_NOT_VERIFIED: {
+    status: 403,
+    message: "Verify your email address first: an unverified account cannot send emails to others (invitations, staff accounts with an email)",
+  },
   CONFLICT: { status: 409, message: "The request conflicts with the current state" },
 
   // What was sent
   NOT_FOUND: { status: 404, message: "Not found" },
   INVALID_JSON: { status: 400, message: "Body is not valid JSON" },
   INVALID_TEXT: { status: 400, message: "Text fields must not contain NUL characters or unpaired surrogates" },
+  INVALID_NAME: { status: 400, message: "A name is 1 to 100 characters, without control characters" },
   BODY_TOO_LARGE: { status: 413, message: "Request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported content type" },
   VALIDATION_ERROR: { status: 400, message: "The request is not valid" },

@@ -16,6 +16,7 @@ import passwordHashing from "./sign-in/hashing-admission.js";
 import rateLimit from "./sign-in/rate-limits.js";
 import sessions from "./sessions/plugin.js";
 import dataRoutes from "./clinics/routes/index.js";
+import invitationLimits from "./clinics/invitation-limits.js";
 import authHelperRoutes from "./auth/reset-by-username.js";
 import authRoutes from "./auth/routes.js";
 
@@ -96,6 +97,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
   await app.register(rateLimit, { limits: config.rateLimits });
   await app.register(accountLockout, { policy: config.lockout });
+  await app.register(invitationLimits, { perHour: config.invitationsPerHour });
   await app.register(betterAuth, { config });
   await app.register(authRoutes, { prefix: "/api/auth" });
   await app.register(authHelperRoutes, { prefix: "/api/auth-helpers" });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
-import { booleanFlag, commaList, ConfigError, httpUrl, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
+import { booleanFlag, boundedInt, commaList, ConfigError, httpUrl, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 import { capacitySettings } from "./config/capacity.js";
 import { developmentSecret } from "./config/secret.js";
 import { signInLimitSettings } from "./config/sign-in-limits.js";
@@ -78,6 +78,18 @@ const accountSettings = z
     jwtKeyRotationDays: vars.JWT_KEY_ROTATION_DAYS,
   }));
 
+const invitationSettings = z
+  .object({
+    INVITATIONS_PER_HOUR: boundedInt(1, 100_000).default(50),
+  })
+  .transform((vars) => ({
+    /**
+     * Emails to third parties (invitations, staff accounts with an address) one clinic may send per
+     * hour, and one inviter across clinics; counted by every replica together.
+     */
+    invitationsPerHour: vars.INVITATIONS_PER_HOUR,
+  }));
+
 export interface LoadConfigOptions {
   /**
    * Where a development secret is kept between runs when BETTER_AUTH_SECRET is unset.
@@ -98,6 +110,7 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
     trustProxySettings,
     capacitySettings,
     signInLimitSettings,
+    invitationSettings,
   ]);
   if (!config.betterAuthSecret) {
     if (config.nodeEnv === "production") {

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
 import { buildReplicas, buildTestApp } from "@temetro/test-support/auth-app";
-import { cookieOf, createClinic, createStaff, emailTo, pathOf, PASSWORD, signIn, signInByUsername, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { cookieOf, createClinic, createStaff, emailTo, pathOf, PASSWORD, signIn, signInByUsername, signUp, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 
 const VICTIM_PASSWORD = "the-victims-own-password";
 const ATTACKER_PASSWORD = "the-attackers-new-password";
@@ -137,6 +137,8 @@ t.test("an account another clinic also has is claimed: the creating clinic may n
   t.equal((await api(app, "POST", "/api/auth/organization/invite-member", other.cookie, { email, role: "doctor", organizationId: otherClinic.id })).statusCode, 200);
   const invitationId = new URL((await emailTo(app, email, "invitation")).url).searchParams.get("invitationId");
   const memberCookie = cookieOf(await signIn(app, email, VICTIM_PASSWORD));
+  // Accepting needs the invited address verified (issue 12, point 3).
+  await verifyAddress(app, memberCookie);
   t.equal((await api(app, "POST", "/api/auth/organization/accept-invitation", memberCookie, { invitationId })).statusCode, 200);
 
   const setPassword = await api(app, "POST", `/api/staff/${staff.userId}/password`, creator.cookie, { password: ATTACKER_PASSWORD });

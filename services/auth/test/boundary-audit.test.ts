@@ -29,7 +29,7 @@ t.test("an invitation canceled by a re-invite is audited as canceled, by whoever
   t.equal((await emailsTo(app, email)).length, 2, "two invitation emails");
 
   const canceled = (await auditOf(app, owner.cookie)).filter((event) => event.action === "invitation.canceled");
-  t.match(canceled, [{ actorUserId: owner.userId, detail: { invitationId: first.json().id, email, reason: "re-invited" } }]);
+  t.match(canceled, [{ actorUserId: owner.userId, detail: { invitationRef: `${first.json().id.slice(0, 8)}…`, email, reason: "re-invited" } }]);
   t.equal(canceled.length, 1, "only the replaced invitation");
 });
 

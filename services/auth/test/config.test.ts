@@ -126,6 +126,13 @@ t.test("limits are configurable, a clinic behind one NAT address may need more",
   t.equal(config.lockout.threshold, 20);
 });
 
+t.test("INVITATIONS_PER_HOUR is 50 unless set, and a whole number of at least 1", async (t) => {
+  t.equal(loadConfig({ ...secret }).invitationsPerHour, 50);
+  t.equal(loadConfig({ ...secret, INVITATIONS_PER_HOUR: "200" }).invitationsPerHour, 200);
+  const error = t.throws(() => loadConfig({ ...secret, INVITATIONS_PER_HOUR: "0" })) as ConfigError;
+  t.match(error.problems, [/INVITATIONS_PER_HOUR/]);
+});
+
 t.test("TRUST_PROXY takes a hop count or the proxies' addresses, and refuses `true`", async (t) => {
   t.equal(loadConfig({ ...secret, TRUST_PROXY: "false" }).trustProxy, false);
   t.equal(loadConfig({ ...secret, TRUST_PROXY: "2" }).trustProxy, 2);

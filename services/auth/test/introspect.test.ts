@@ -26,7 +26,7 @@ t.test("a valid session cookie: the user, the session and the active clinic with
   const body = response.json();
   t.match(body, {
     active: true,
-    user: { id: owner.userId, name: "Dr. Amina Yusuf", email: owner.email, username: owner.username, emailVerified: false },
+    user: { id: owner.userId, name: "Dr. Amina Yusuf", email: owner.email, username: owner.username, emailVerified: true },
     session: { id: String, expiresAt: String },
     clinic: { id: clinic.id, slug: clinic.slug, name: "Sunrise Clinic", role: "owner" },
   });

@@ -2,7 +2,7 @@
 // invitations expire, work once and only for their address; and the audit log records it all.
 import t from "tap";
 import { buildTestApp } from "@temetro/test-support/auth-app";
-import { addMember, cookieOf, createClinic, createStaff, emailTo, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { addMember, cookieOf, createClinic, createStaff, emailTo, signIn, signUp, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 
 async function invite(app: Awaited<ReturnType<typeof buildTestApp>>["app"], cookie: string, clinicId: string, role = "doctor") {
   const email = uniqueEmail("invitee");
@@ -131,6 +131,7 @@ t.test("owners and admins list invitations; a canceled or rejected one cannot be
   t.equal(late.statusCode, 400);
 
   const rejecter = await signUp(app, { email: rejected.email });
+  await verifyAddress(app, rejecter.cookie);
   const reject = await app.inject({ method: "POST", url: "/api/auth/organization/reject-invitation", headers: { cookie: rejecter.cookie }, payload: { invitationId: rejected.invitationId } });
   t.equal(reject.statusCode, 200);
   const afterReject = await app.inject({ method: "POST", url: "/api/auth/organization/accept-invitation", headers: { cookie: rejecter.cookie }, payload: { invitationId: rejected.invitationId } });

@@ -1,7 +1,7 @@
 // Every request of the public API page (shared/spec/authentication.md), with its own paths and bodies.
 import t from "tap";
 import { buildTestApp } from "@temetro/test-support/auth-app";
-import { cookieOf, createClinic, emailTo, PASSWORD, pathOf, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { cookieOf, createClinic, emailTo, PASSWORD, pathOf, signIn, signUp, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 
 t.test("sign up by email sets the session cookie and queues a verification email", async (t) => {
   const { app } = await buildTestApp(t);
@@ -131,6 +131,8 @@ t.test("invite-member sends an invitation whose link leads to a working accept-i
   t.ok(invitationId);
 
   const invitee = await signUp(app, { email: inviteeEmail, name: "Nurse Bola" });
+  // Accepting needs the invited address verified: the invitee follows their verification link first.
+  await verifyAddress(app, invitee.cookie);
   const accept = await app.inject({
     method: "POST",
     url: "/api/auth/organization/accept-invitation",
@@ -191,7 +193,8 @@ t.test("verify-email: the emailed link marks the address verified", async (t) =>
   const { app } = await buildTestApp(t);
   const { email, cookie } = await signUp(app);
   const job = await emailTo(app, email, "verify-email");
-  const follow = await app.inject({ method: "GET", url: pathOf(job.url) });
+  // Followed in the browser that signed up (its cookie): that session goes on, verified.
+  const follow = await app.inject({ method: "GET", url: pathOf(job.url), headers: { cookie } });
   t.equal(follow.statusCode, 302);
   t.equal(follow.headers.location, "http://localhost:3000/", "then to the frontend");
   const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie } });

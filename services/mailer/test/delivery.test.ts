@@ -14,20 +14,31 @@ function linkIn(text: string, prefix: string): string {
   return link;
 }
 
+/**
+ * Follows the verification link that arrived for `email` in the account's own browser (its cookie):
+ * the address is verified, as inviting and accepting an invitation require.
+ */
+async function verifyFromMailbox(app: Awaited<ReturnType<typeof buildTestApp>>["app"], link: string, cookie: string) {
+  const follow = await app.inject({ method: "GET", url: pathOf(link), headers: { cookie } });
+  if (follow.statusCode !== 302) throw new Error(`verification failed: ${follow.statusCode}`);
+}
+
 t.test("sign-up: the verification email arrives, and its link marks the address verified", async (t) => {
   const { app, config } = await buildTestApp(t);
   const { sink } = await startTestMailer(t, config);
-  const { email } = await signUp(app, { name: "Dr. Amina <Yusuf>" });
+  const { email, cookie } = await signUp(app, { name: "Dr. Amina <Yusuf>" });
 
   const [message] = await sink.waitFor(email);
   t.match(message!.subject, /temetro/);
   t.match(message!.from, /no-reply@localhost/);
-  t.match(message!.text, /Hello Dr\. Amina <Yusuf>,/, "the text part greets by name");
-  t.match(message!.html, /Hello Dr\. Amina &lt;Yusuf&gt;,/, "the name is escaped in the HTML part");
+  // The name's dot is a one-dot leader: no mail client makes a link of a name (names-in-emails.test.ts).
+  t.match(message!.text, /Hello Dr\u2024 Amina <Yusuf>,/, "the text part greets by name");
+  t.match(message!.html, /Hello Dr\u2024 Amina &lt;Yusuf&gt;,/, "the name is escaped in the HTML part");
   const link = linkIn(message!.text, `${config.betterAuthUrl}/api/auth/verify-email?token=`);
   t.ok(message!.html.includes(link.replaceAll("&", "&amp;")), "the HTML part carries the same link");
 
-  const follow = await app.inject({ method: "GET", url: pathOf(link) });
+  // Followed in the browser that signed up: the account and its password stay (pre-hijacking.test.ts).
+  const follow = await app.inject({ method: "GET", url: pathOf(link), headers: { cookie } });
   t.equal(follow.statusCode, 302);
   const session = await signIn(app, email);
   t.equal(session.json().user.emailVerified, true);
@@ -90,11 +101,17 @@ t.test("change-password sends the 'your password was changed' email; a refused c
   );
 });
 
-t.test("invite-member: the invitation names inviter, clinic and role, and its link leads to a working accept-invitation", async (t) => {
+// Names people choose reach other people's mailboxes: escaped, and never a link a mail client would follow.
+const linkLike = /evil\.example|phish\.example|https?:\/\/phish/;
+
+t.test("invite-member: the invitation names inviter, clinic and role (escaped, linking nowhere), and its link leads to a working accept-invitation", async (t) => {
   const { app, config } = await buildTestApp(t);
   const { sink } = await startTestMailer(t, config);
-  const owner = await signUp(app, { name: "Dr. Owner" });
-  const clinic = await createClinic(app, owner.cookie, "Sunrise & <Co> Clinic");
+  const owner = await signUp(app, { name: "Dr. Owner of evil.example" });
+  const [ownerVerification] = await sink.waitFor(owner.email);
+  t.notMatch(ownerVerification!.text, linkLike, "the owner's own greeting links nowhere");
+  await verifyFromMailbox(app, linkIn(ownerVerification!.text, `${config.betterAuthUrl}/api/auth/verify-email?token=`), owner.cookie);
+  const clinic = await createClinic(app, owner.cookie, "Sunrise & <Co> Clinic https://phish.example/login");
   const inviteeEmail = uniqueEmail("nurse");
   const invite = await app.inject({
     method: "POST",
@@ -105,13 +122,18 @@ t.test("invite-member: the invitation names inviter, clinic and role, and its li
   t.equal(invite.statusCode, 200);
 
   const [invitation] = await sink.waitFor(inviteeEmail);
-  t.equal(invitation!.subject, "Dr. Owner invited you to Sunrise & <Co> Clinic on temetro");
+  t.equal(invitation!.subject, "Dr\u2024 Owner of evil\u2024example invited you to Sunrise & <Co> Clinic https\u2236//phish\u2024example/login on temetro");
   t.match(invitation!.text, /as reception/);
-  t.match(invitation!.html, /Sunrise &amp; &lt;Co&gt; Clinic/);
+  t.match(invitation!.html, /Sunrise &amp; &lt;Co&gt; Clinic https\u2236\/\/phish\u2024example\/login/);
+  for (const part of [invitation!.subject, invitation!.text, invitation!.html]) t.notMatch(part, linkLike, "no name becomes a link");
   const link = linkIn(invitation!.text, `${config.frontendUrl}/accept-invitation?invitationId=`);
   const invitationId = new URL(link).searchParams.get("invitationId");
 
   const invitee = await signUp(app, { email: inviteeEmail, name: "Nurse Joy" });
+  // Accepting needs the invited address verified: the invitee follows the link of the email that
+  // arrived, in their own browser.
+  const verification = (await sink.waitFor(inviteeEmail, 2)).find((message) => message.text.includes("/verify-email?token="));
+  await verifyFromMailbox(app, linkIn(verification!.text, `${config.betterAuthUrl}/api/auth/verify-email?token=`), invitee.cookie);
   const accept = await app.inject({
     method: "POST",
     url: "/api/auth/organization/accept-invitation",

@@ -52,7 +52,7 @@ t.test("a job no email can be made of is refused: a javascript: link, a bad time
 
 t.test("line breaks in a name cannot add lines to a subject", async (t) => {
   const email = renderEmail({ ...(jobs[2] as Extract<EmailJob, { kind: "invitation" }>), inviterName: "Eve\r\nBcc: x@evil.example" }, links);
-  t.equal(email.subject, `Eve Bcc: x@evil.example invited you to ${hostile} on temetro`);
+  t.equal(email.subject, `Eve Bcc: x@evil\u2024example invited you to ${hostile} on temetro`);
 });
 
 /** The lifetime an email promises, read back as a person reads it: "valid for 24 hours" is 86400 s. */

@@ -18,11 +18,15 @@ import { clinicReads } from "../clinics/clinic-reads.js";
 import { initialPasswordGate } from "../clinics/initial-password-gate.js";
 import { memberEmails } from "../clinics/member-emails.js";
 import { reInviteAudit } from "../clinics/re-invite-audit.js";
+import type { CountInvitation } from "../clinics/invitation-limits.js";
+import { invitationSenders } from "../clinics/invitation-senders.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
+import { nameRules } from "./name-rules.js";
 import { requestHooks } from "./request-hooks.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
+import { verificationOwnership } from "./verification-ownership.js";
 
 /**
  * Better Auth's configuration, assembled: the policy is here; the emails it sends
@@ -59,6 +63,8 @@ export interface AuthDeps {
   recordSignInOutcome?: (outcome: SignInOutcome) => void;
   /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
   invalidate: (message: Invalidation) => Promise<void>;
+  /** The hourly limit of invitations per clinic and per inviter (clinics/invitation-limits.ts). */
+  countInvitation: CountInvitation;
 }
 
 export function authOptions({
@@ -71,6 +77,7 @@ export function authOptions({
   accountLockout,
   recordSignInOutcome,
   invalidate,
+  countInvitation,
 }: AuthDeps) {
   const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
@@ -113,7 +120,10 @@ export function authOptions({
     },
     emailVerification: {
       sendOnSignUp: true,
-      autoSignInAfterVerification: true,
+      // The link confirms the address and makes the account the mailbox owner's; it signs in no
+      // browser of its own accord (verification-ownership.ts).
+      autoSignInAfterVerification: false,
+      afterEmailVerification: verificationOwnership({ pool, invalidate, frontendUrl: config.frontendUrl }),
       expiresIn: tokenLifetimes.verifyEmailSeconds,
       sendVerificationEmail: emails.sendVerificationEmail,
     },
@@ -146,6 +156,8 @@ export function authOptions({
       memberEmails(clinicEntrance),
       reInviteAudit(clinicEntrance),
       clinicMembership(clinicEntrance),
+      invitationSenders({ pool, countInvitation }),
+      nameRules(),
       accountClaim({ pool }),
       displayUsernameIsUsername(),
       usernamePlugin(),
@@ -155,6 +167,9 @@ export function authOptions({
         creatorRole: "owner",
         invitationExpiresIn: tokenLifetimes.invitationSeconds,
         cancelPendingInvitationsOnReInvite: true,
+        // Only the owner of the invited mailbox may accept: an account with that address proves it
+        // by verifying it (verification-ownership.ts), never by knowing the invitation's id.
+        requireEmailVerificationOnInvitation: true,
         // Every change to a clinic's members passes through clinics/membership.ts (this entrance:
         // clinics/better-auth-hooks.ts, and the clinicMembership plugin above).
         organizationHooks: membershipHooks({ pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER }),

@@ -20,8 +20,9 @@ export default fp(
       accountLockout: app.accountLockout,
       recordSignInOutcome: (outcome) => app.metrics.signIns.inc({ outcome }),
       invalidate: app.sessions.invalidate,
+      countInvitation: app.countInvitation,
     });
     app.decorate("auth", auth);
   },
-  { name: "better-auth", dependencies: ["db", "email-queue", "account-lockout", "metrics", "sessions", "password-hashing"] },
+  { name: "better-auth", dependencies: ["db", "email-queue", "account-lockout", "metrics", "sessions", "password-hashing", "invitation-limits"] },
 );

@@ -23,6 +23,12 @@ export const AuditAction = {
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 
+/**
+ * How an audit row names an invitation: the start of its id, enough to tell a clinic's invitations
+ * apart, never the whole id (audit rows outlive the invitation and travel further than it should).
+ */
+export const invitationReference = (invitationId: string) => `${invitationId.slice(0, 8)}…`;
+
 export interface AuditEventInput {
   clinicId: string;
   action: AuditAction;

@@ -1,6 +1,6 @@
 import { tryGetCurrentAuthEndpointContext } from "@better-auth/core/context";
 import type { Pool } from "pg";
-import { AuditAction, recordAuditEvent, type AuditEventInput } from "./audit.js";
+import { AuditAction, invitationReference, recordAuditEvent, type AuditEventInput } from "./audit.js";
 import { announcingAfter, checkRemoval, checkRoleChange, memberRemoved, roleChanged, type Announce } from "./membership.js";
 import { refuseUnassignableRole, refusingForBetterAuth } from "./refusals.js";
 import { isAccountClaimed } from "./staff-store.js";
@@ -47,14 +47,14 @@ export function membershipHooks({ pool, announce, clientIpHeader }: BetterAuthEn
         clinicId: invitation.organizationId,
         action: AuditAction.INVITATION_SENT,
         actorUserId: inviter.id,
-        detail: { invitationId: invitation.id, email: invitation.email, role: invitation.role },
+        detail: { invitationRef: invitationReference(invitation.id), email: invitation.email, role: invitation.role },
       }),
     afterCancelInvitation: async ({ invitation, cancelledBy }: { invitation: { id: string; email: string; organizationId: string }; cancelledBy: { id: string } }) =>
       audit({
         clinicId: invitation.organizationId,
         action: AuditAction.INVITATION_CANCELED,
         actorUserId: cancelledBy.id,
-        detail: { invitationId: invitation.id, email: invitation.email },
+        detail: { invitationRef: invitationReference(invitation.id), email: invitation.email },
       }),
     afterAcceptInvitation: async ({ invitation, member }: { invitation: { id: string; organizationId: string; inviterId: string }; member: Member }) =>
       announcingAfter(announce, member.userId, () =>
@@ -63,7 +63,7 @@ export function membershipHooks({ pool, announce, clientIpHeader }: BetterAuthEn
           action: AuditAction.INVITATION_ACCEPTED,
           actorUserId: member.userId,
           targetUserId: member.userId,
-          detail: { invitationId: invitation.id, role: member.role, invitedBy: invitation.inviterId },
+          detail: { invitationRef: invitationReference(invitation.id), role: member.role, invitedBy: invitation.inviterId },
         }),
       ),
     afterAddMember: async ({ member }: { member: { userId: string } }) => announce(`user:${member.userId}`),

@@ -7,7 +7,7 @@ import { roleForbids } from "./refusals.js";
 
 /** Who a data request belongs to, and in which clinic and role it acts. */
 export interface ClinicContext {
-  user: { id: string; name: string; email: string };
+  user: { id: string; name: string; email: string; emailVerified: boolean };
   session: { id: string; expiresAt: Date };
   clinic: { id: string; name: string; slug: string };
   role: string;
@@ -67,7 +67,7 @@ export default fp(
       if (needed && !grants(permissions, needed)) throw roleForbids();
 
       request.clinicContext = {
-        user: { id: found.user.id, name: found.user.name, email: found.user.email },
+        user: { id: found.user.id, name: found.user.name, email: found.user.email, emailVerified: found.user.emailVerified },
         session: { id: found.session.id, expiresAt: found.session.expiresAt },
         clinic: membership.clinic,
         role: membership.role,

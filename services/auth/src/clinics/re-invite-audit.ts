@@ -1,7 +1,7 @@
 import { defineRequestState } from "@better-auth/core/context";
 import type { BetterAuthPlugin } from "better-auth";
 import { createAuthMiddleware, getSessionFromCtx } from "better-auth/api";
-import { AuditAction, recordAuditEvent } from "./audit.js";
+import { AuditAction, invitationReference, recordAuditEvent } from "./audit.js";
 import type { BetterAuthEntranceDeps } from "./better-auth-hooks.js";
 
 /**
@@ -54,7 +54,7 @@ export function reInviteAudit({ pool, clientIpHeader }: BetterAuthEntranceDeps) 
                 action: AuditAction.INVITATION_CANCELED,
                 actorUserId: found?.user.id ?? null,
                 clientIp: ctx.headers?.get(clientIpHeader) ?? null,
-                detail: { invitationId: invitation.id, email: invitation.email, reason: "re-invited" },
+                detail: { invitationRef: invitationReference(invitation.id), email: invitation.email, reason: "re-invited" },
               });
             }
           }),

@@ -15,6 +15,14 @@ export const ownerProtected = () => new HttpError(ErrorCode.OWNER_ROLE_PROTECTED
 
 export const notAClinicAccount = () => new HttpError(ErrorCode.NOT_A_CLINIC_ACCOUNT);
 
+/**
+ * Emails to other people's mailboxes (invitations, a staff account's welcome) are sent only for an
+ * account whose own address is verified: an unverified one may not even be its owner's.
+ */
+export function refuseUnverifiedSender(sender: { emailVerified?: unknown }): void {
+  if (sender.emailVerified !== true) throw new HttpError(ErrorCode.EMAIL_NOT_VERIFIED);
+}
+
 export const accountClaimed = () => new HttpError(ErrorCode.ACCOUNT_CLAIMED);
 
 /**

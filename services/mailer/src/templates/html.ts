@@ -21,6 +21,17 @@ export function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
 }
 
+/**
+ * A name someone chose (a person's, a clinic's) as an email shows it: one line, and nothing a mail
+ * client would turn into a link, in the text part or the HTML one. Clients link what looks like a
+ * domain or a URL ("evil.example", "https://…"): every dot becomes a one-dot leader (U+2024, which
+ * reads as a dot) and "://" loses its colon (U+2236, a ratio sign), so a name can say anything but
+ * point nowhere. Escaped for HTML as every string is.
+ */
+export function displayName(text: string): string {
+  return oneLine(text).replaceAll(".", "\u2024").replaceAll("://", "\u2236//");
+}
+
 /** An ISO time as people read it in an email: `26 Nov 2026, 14:07 UTC`. */
 export function readableTime(iso: string): string {
   const time = new Date(iso);

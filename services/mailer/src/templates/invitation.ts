@@ -1,10 +1,10 @@
 import { describeLifetime, tokenLifetimes, type InvitationEmail } from "@temetro/shared";
-import { escapeHtml, oneLine, type RenderedEmail } from "./html.js";
+import { displayName, escapeHtml, oneLine, type RenderedEmail } from "./html.js";
 import { renderLinkEmail } from "./link-email.js";
 
 export function renderInvitation(job: InvitationEmail): RenderedEmail {
-  const inviter = oneLine(job.inviterName);
-  const clinic = oneLine(job.clinicName);
+  const inviter = displayName(job.inviterName);
+  const clinic = displayName(job.clinicName);
   const role = oneLine(job.role);
   return renderLinkEmail({
     subject: `${inviter} invited you to ${clinic} on temetro`,

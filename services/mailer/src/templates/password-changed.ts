@@ -1,11 +1,11 @@
 import type { PasswordChangedEmail } from "@temetro/shared";
-import { oneLine, readableTime, type RenderedEmail } from "./html.js";
+import { displayName, readableTime, type RenderedEmail } from "./html.js";
 import { renderLinkEmail } from "./link-email.js";
 
 export function renderPasswordChanged(job: PasswordChangedEmail, links: { frontendUrl: string }): RenderedEmail {
   return renderLinkEmail({
     subject: "Your temetro password was changed",
-    name: oneLine(job.name),
+    name: displayName(job.name),
     lead: [
       `The password of your temetro account was changed on ${readableTime(job.changedAt)}.`,
       "If you did not change it, someone else knows your password: reset it now from the sign-in page and tell your clinic's administrator.",

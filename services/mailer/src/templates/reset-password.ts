@@ -1,12 +1,12 @@
 import { describeLifetime, tokenLifetimes, type PasswordResetEmail } from "@temetro/shared";
-import { oneLine, type RenderedEmail } from "./html.js";
+import { displayName, type RenderedEmail } from "./html.js";
 import { renderLinkEmail } from "./link-email.js";
 
 export function renderResetPassword(job: PasswordResetEmail): RenderedEmail {
   const asked = "Someone asked to reset the password of your temetro account. To choose a new password,";
   return renderLinkEmail({
     subject: "Reset your temetro password",
-    name: oneLine(job.name),
+    name: displayName(job.name),
     lead: [{ text: `${asked} open this link:`, html: `${asked} use the button below.` }],
     url: job.url,
     button: "Choose a new password",

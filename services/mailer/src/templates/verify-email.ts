@@ -1,11 +1,11 @@
 import { describeLifetime, tokenLifetimes, type VerificationEmail } from "@temetro/shared";
-import { oneLine, type RenderedEmail } from "./html.js";
+import { displayName, type RenderedEmail } from "./html.js";
 import { renderLinkEmail } from "./link-email.js";
 
 export function renderVerifyEmail(job: VerificationEmail): RenderedEmail {
   return renderLinkEmail({
     subject: "Confirm your email address for temetro",
-    name: oneLine(job.name),
+    name: displayName(job.name),
     lead: [
       {
         text: "Please confirm your email address for your temetro account by opening this link:",

@@ -1,13 +1,13 @@
 import type { WelcomeEmail } from "@temetro/shared";
-import { escapeHtml, oneLine, type RenderedEmail } from "./html.js";
+import { displayName, escapeHtml, oneLine, type RenderedEmail } from "./html.js";
 import { renderLinkEmail } from "./link-email.js";
 
 export function renderWelcome(job: WelcomeEmail): RenderedEmail {
-  const clinic = oneLine(job.clinicName);
+  const clinic = displayName(job.clinicName);
   const username = oneLine(job.username);
   return renderLinkEmail({
     subject: `Your temetro account at ${clinic}`,
-    name: oneLine(job.name),
+    name: displayName(job.name),
     lead: [
       {
         text: `${clinic} created a temetro account for you. Your username is: ${username}`,

@@ -3,7 +3,9 @@ import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { changeRole, removeMember, transferOwnership } from "../membership.js";
 import { grants, manageStaff, permissionsOf, providerPermission, transferOwnership as transferOwnershipPermission } from "../roles.js";
+import { refuseUnverifiedSender } from "../refusals.js";
 import { createStaffAccount, setInitialPassword } from "../staff-accounts.js";
+import { refuseBadName } from "../../auth/name-rules.js";
 import { listStaff } from "../staff-store.js";
 import { actorOf, answerUnlessEmailNotStored, clinicOf, membershipDeps } from "./entrance.js";
 import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPassword, staffView } from "./schemas.js";
@@ -18,7 +20,8 @@ import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPas
 
 const NewStaffAccount = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    // Judged by the name rules (auth/name-rules.ts), with the same answer as on Better Auth's routes.
+    name: Type.String(),
     username: Type.String({ pattern: "^[A-Za-z0-9._]{3,32}$" }),
     password: StaffPassword,
     role: RoleName,
@@ -48,15 +51,22 @@ export default async function staffRoutes(fastify: FastifyInstance) {
   app.post(
     "/staff",
     { config: { permission: manageStaff }, schema: { body: NewStaffAccount, response: { 201: OneStaffMember } } },
-    async (request, reply) =>
-      answerUnlessEmailNotStored(
+    async (request, reply) => {
+      refuseBadName(request.body.name);
+      // An account with an address is emailed: the same rules as an invitation (clinics/invitation-senders.ts).
+      if (request.body.email) {
+        refuseUnverifiedSender(request.clinicContext.user);
+        await app.countInvitation(request.clinicContext.clinic.id, request.clinicContext.user.id);
+      }
+      return answerUnlessEmailNotStored(
         reply,
         () => createStaffAccount(deps, actorOf(request), clinicOf(request), request.body),
         (created) => {
           reply.status(201);
           return { staff: staffView(created) };
         },
-      ),
+      );
+    },
   );
 
   app.get(
