@@ -5,8 +5,8 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# Runtime dependencies only: no tap, no TypeScript compiler, no tsx or esbuild.
-FROM ${NODE_IMAGE} AS deps
+# The workspaces' manifests: what both installs below start from.
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
@@ -15,18 +15,13 @@ COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
+
+# Runtime dependencies only: no tap, no TypeScript compiler, no tsx or esbuild.
+FROM manifests AS deps
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # Compiles what ships with the full toolchain; a type error fails the build.
-FROM ${NODE_IMAGE} AS build
-WORKDIR /app
-COPY package.json package-lock.json ./
-COPY shared/package.json shared/
-COPY packages/auth-client/package.json packages/auth-client/
-COPY packages/test-support/package.json packages/test-support/
-COPY services/auth/package.json services/auth/
-COPY services/mailer/package.json services/mailer/
-COPY examples/clinic-notes/package.json examples/clinic-notes/
+FROM manifests AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY shared shared
