@@ -1,25 +1,15 @@
 import { betterAuth, type BetterAuthOptions } from "better-auth";
 import { organization } from "better-auth/plugins";
-import type { Pool } from "pg";
-import { tokenLifetimes, type EmailJob } from "@temetro/shared";
-import type { Config } from "../config.js";
-import { accessControl, roles } from "../clinics/roles.js";
-import type { Invalidation } from "../sessions/invalidation.js";
-import type { AccountLockout } from "../sign-in/lockout-counts.js";
-import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from "../sign-in/password-hasher.js";
-import { signInLockout, type SignInOutcome } from "../sign-in/lockout.js";
-import { noteLoggedFailure } from "./dependency-failures.js";
+import { tokenLifetimes } from "@temetro/shared";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
-import { clinicMembership } from "../clinics/better-auth-plugin.js";
-import { accountClaim } from "../clinics/account-claim.js";
+import { clinicPlugins } from "../clinics/better-auth-plugins.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
+import { accessControl, roles } from "../clinics/roles.js";
+import { signInLockout } from "../sign-in/lockout.js";
+import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../sign-in/password-hasher.js";
+import { noteLoggedFailure } from "./dependency-failures.js";
+import type { AuthDeps } from "./deps.js";
 import { displayUsernameIsUsername } from "./display-username.js";
-import { clinicReads } from "../clinics/clinic-reads.js";
-import { initialPasswordGate } from "../clinics/initial-password-gate.js";
-import { memberEmails } from "../clinics/member-emails.js";
-import { reInviteAudit } from "../clinics/re-invite-audit.js";
-import type { CountInvitation } from "../clinics/invitation-limits.js";
-import { invitationSenders } from "../clinics/invitation-senders.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { nameRules } from "./name-rules.js";
@@ -38,35 +28,6 @@ import { verificationOwnership } from "./verification-ownership.js";
 /** Header through which the Fastify adapter hands Better Auth the client address it trusts. */
 export const CLIENT_IP_HEADER = "x-temetro-client-ip";
 
-type LogMethod = (fields: object, message: string) => void;
-/** What Better Auth's messages are written to: the service's pino logger (or Fastify's view of it). */
-export interface AuthLogger {
-  child(bindings: Record<string, unknown>): Record<"debug" | "info" | "warn" | "error", LogMethod>;
-}
-
-export interface AuthDeps {
-  config: Config;
-  pool: Pool;
-  logger: AuthLogger;
-  /**
-   * Stores an email in the outbox. Inside a request (email/plugin.ts, `withEmailsStored`) it only
-   * joins the request's emails, which are written once, before the answer.
-   */
-  enqueueEmail: (job: EmailJob) => Promise<void>;
-  /** The request has nobody to email but must cost the same write as one that has (timing). */
-  coverMissingEmail?: () => void;
-  /** Bounded password hashing (one per process). */
-  passwordHasher?: PasswordHasher;
-  /** Per-account brute-force protection of sign-in. */
-  accountLockout?: AccountLockout;
-  /** Counts sign-in outcomes (metrics). */
-  recordSignInOutcome?: (outcome: SignInOutcome) => void;
-  /** Tells every replica's session cache that something changed (sessions/invalidation.ts). */
-  invalidate: (message: Invalidation) => Promise<void>;
-  /** The hourly limit of invitations per clinic and per inviter (clinics/invitation-limits.ts). */
-  countInvitation: CountInvitation;
-}
-
 export function authOptions({
   config,
   pool,
@@ -82,7 +43,6 @@ export function authOptions({
   const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
   const clinicEntrance = { pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER };
-  const boundaryLog = logger.child({ component: "clinic-boundaries" });
 
   return {
     database: pool,
@@ -149,16 +109,8 @@ export function authOptions({
         onLockoutStarted: emails.notifyLockout,
         recordOutcome: recordSignInOutcome,
       }),
-      // Clinic boundaries before the membership rules: a held-back session or a foreign clinic is
-      // refused before anything else is checked.
-      initialPasswordGate({ ...clinicEntrance, log: boundaryLog }),
-      clinicReads({ ...clinicEntrance, log: boundaryLog }),
-      memberEmails(clinicEntrance),
-      reInviteAudit(clinicEntrance),
-      clinicMembership(clinicEntrance),
-      invitationSenders({ pool, countInvitation }),
+      ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
       nameRules(),
-      accountClaim({ pool }),
       displayUsernameIsUsername(),
       usernamePlugin(),
       organization({
