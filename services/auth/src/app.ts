@@ -10,6 +10,7 @@ import emailQueue from "./email/plugin.js";
 import { ErrorCode } from "./errors.js";
 import errors, { sendError } from "./plugins/errors.js";
 import health from "./plugins/health.js";
+import textGuard from "./plugins/text-guard.js";
 import limiterStore from "./sign-in/limits-redis.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
 import passwordHashing from "./sign-in/hashing-admission.js";
@@ -80,6 +81,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   });
 
   await app.register(errors);
+  await app.register(textGuard);
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });
   await app.register(cors, { origin: config.trustedOrigins, credentials: true });
   await app.register(db, {

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import errors from "./plugins/errors.js";
+import textGuard from "./plugins/text-guard.js";
 import metrics from "./plugins/metrics.js";
 import introspectRoutes from "./sessions/introspection.js";
 
@@ -19,6 +20,7 @@ export async function buildInternalApp(app: FastifyInstance): Promise<FastifyIns
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
   await internal.register(errors);
+  await internal.register(textGuard);
   await internal.register(metrics, { metrics: app.metrics });
   await internal.register(introspectRoutes, { app });
 
