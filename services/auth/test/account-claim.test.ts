@@ -185,3 +185,27 @@ t.test("a reset ends the forced change of an admin-set password: the owner works
   const cookie = cookieOf(await signIn(app, email, VICTIM_PASSWORD));
   t.equal((await api(app, "GET", "/api/clinic", cookie)).statusCode, 200);
 });
+
+t.test("a reset and the clinic's password change racing on two replicas: the owner's password wins, every time", async (t) => {
+  const [a, b] = (await buildReplicas(t, 2)).map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
+  const attacker = await signUp(a);
+  await createClinic(a, attacker.cookie, "Attacker Clinic");
+  const CLINIC_PASSWORD = "the-clinic-knows-this-one";
+  for (let round = 0; round < 5; round++) {
+    const email = uniqueEmail("race");
+    const staff = await createStaff(a, attacker.cookie, { email, role: "doctor" });
+    const asked = await b.inject({ method: "POST", url: "/api/auth/request-password-reset", payload: { email } });
+    t.equal(asked.statusCode, 200);
+    const token = new URL((await emailTo(b, email, "reset-password")).url).pathname.split("/").pop()!;
+
+    // The owner completes the reset on B while the clinic sets a new password on A, at once.
+    const [reset, set] = await Promise.all([
+      b.inject({ method: "POST", url: "/api/auth/reset-password", payload: { token, newPassword: VICTIM_PASSWORD } }),
+      api(a, "POST", `/api/staff/${staff.userId}/password`, attacker.cookie, { password: CLINIC_PASSWORD }),
+    ]);
+    t.equal(reset.statusCode, 200, `round ${round}: the owner's reset goes through`);
+    t.ok([200, 403].includes(set.statusCode), `round ${round}: the clinic's change was before the claim or refused (${set.statusCode})`);
+    t.equal((await signIn(a, email, CLINIC_PASSWORD)).statusCode, 401, `round ${round}: the clinic's password does not sign in`);
+    t.equal((await signIn(b, email, VICTIM_PASSWORD)).statusCode, 200, `round ${round}: the owner's does`);
+  }
+});

@@ -124,3 +124,20 @@ t.test("one inviter is limited across clinics", async (t) => {
   const notAllowed = await invite(a!.app, stranger.cookie, second.id);
   t.not(notAllowed.statusCode, 429);
 });
+
+t.test("a burst of invitations on two replicas at once gets exactly the hourly number through", async (t) => {
+  const [a, b] = await buildReplicas(t, 2, { env: { INVITATIONS_PER_HOUR: "5" } });
+  const owner = await signUp(a!.app);
+  const clinic = await createClinic(a!.app, owner.cookie);
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => invite((i % 2 === 0 ? a : b)!.app, owner.cookie, clinic.id)),
+  );
+  const statuses = answers.map((answer) => answer.statusCode);
+  t.equal(statuses.filter((status) => status === 200).length, 5, "the limit holds under concurrency");
+  t.equal(statuses.filter((status) => status === 429).length, 25, "every other answer is 429");
+  const { rows } = await a!.app.pg.query<{ count: string }>(
+    `SELECT count(*) FROM "invitation" WHERE "organizationId" = $1`,
+    [clinic.id],
+  );
+  t.equal(Number(rows[0]!.count), 5, "no invitation past the limit was stored");
+});
