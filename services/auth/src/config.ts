@@ -4,10 +4,12 @@ import { booleanFlag, boundedInt, commaList, ConfigError, httpUrl, portNumber, r
 import { capacitySettings } from "./config/capacity.js";
 import { developmentSecret } from "./config/secret.js";
 import { signInLimitSettings } from "./config/sign-in-limits.js";
+import { sessionLifetimeSettings } from "./config/session-lifetime.js";
 import { trustProxySettings } from "./config/trust-proxy.js";
 
 export { RESERVED_CONNECTIONS } from "./config/capacity.js";
 export type { LockoutPolicy, RateLimits } from "./config/sign-in-limits.js";
+export type { SessionLifetimePolicy } from "./config/session-lifetime.js";
 
 /**
  * The auth service's configuration, read once from the environment at boot. It reads only its own
@@ -110,6 +112,7 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
     trustProxySettings,
     capacitySettings,
     signInLimitSettings,
+    sessionLifetimeSettings,
     invitationSettings,
   ]);
   if (!config.betterAuthSecret) {

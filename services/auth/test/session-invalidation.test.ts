@@ -11,6 +11,7 @@ import { eventually, waitUntil } from "@temetro/test-support/polling";
 import { SpareRedis } from "@temetro/test-support/spare-redis";
 import { SessionDirectory } from "../src/sessions/directory.js";
 import { InvalidationChannel } from "../src/sessions/invalidation.js";
+import { sessionLifetime } from "../src/sessions/lifetime.js";
 
 /** What a user of each replica sees for a cookie: get-session, the data API, introspection. */
 async function viewOf(app: FastifyInstance, internal: FastifyInstance, cookie: string) {
@@ -299,7 +300,7 @@ t.test("log rows are deleted once every replica has had the retention time to re
   const exists = async (seq: string) => (await admin.query(`SELECT 1 FROM session_invalidation WHERE seq = $1`, [seq])).rowCount === 1;
 
   // A channel keeping rows 0 s: its first read prunes what had ended before a snapshot that old.
-  const directory = new SessionDirectory(app.pg, { ttlMs: 60_000, maxBytes: 1 << 20 });
+  const directory = new SessionDirectory(app.pg, { ttlMs: 60_000, maxBytes: 1 << 20, lifetime: sessionLifetime(app.config.sessionLifetime) });
   const channel = new InvalidationChannel(testDatabaseUrl, directory, app.log, 0);
   t.teardown(() => channel.close());
   await waitUntil(() => directory.isCaching, "the channel to catch up");

@@ -88,7 +88,10 @@ export function authOptions({
       sendVerificationEmail: emails.sendVerificationEmail,
     },
     user: { additionalFields: userFields },
-    session: { expiresIn: 7 * 24 * 3600, updateAge: 24 * 3600 },
+    // A session's cookie and row last SESSION_MAX_AGE_HOURS from sign-in and are never extended;
+    // the idle timeout is the session directory's, which every entrance asks first
+    // (sessions/lifetime.ts).
+    session: { expiresIn: config.sessionLifetime.maxAgeSeconds, disableSessionRefresh: true },
     // @fastify/rate-limit does the limiting, keyed on the address Fastify trusts (sign-in/rate-limits.ts).
     rateLimit: { enabled: false },
     advanced: {

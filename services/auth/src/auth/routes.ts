@@ -19,6 +19,12 @@ export default async function authRoutes(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
+  // Every other Better Auth route acts with the session it is given: the directory ends it first
+  // when its idle or absolute time is up (Better Auth then finds none), or records the use.
+  app.addHook("preHandler", async (request) => {
+    if (request.routeOptions.url !== "/api/auth/get-session") await app.sessions.fromCookie(request.headers.cookie, "use");
+  });
+
   const forward = (path?: string) => (request: FastifyRequest, reply: FastifyReply) =>
     handleWithBetterAuth(app, publicOrigin, request, reply, path);
 

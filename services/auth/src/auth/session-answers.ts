@@ -36,16 +36,18 @@ export async function answerGetSession(
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
+  // Asking who one is does not count as use (an open tab may poll it), but an ended session is
+  // deleted here, before Better Auth is asked.
+  const token = app.sessions.tokenOf(request.headers.cookie);
+  const record = token ? await app.sessions.fromToken(token, "look") : null;
   // Query options (disableCookieCache, disableRefresh) go to Better Auth as they are.
-  const token = request.url.includes("?") ? null : app.sessions.tokenOf(request.headers.cookie);
-  const record = token ? await app.sessions.fromToken(token) : null;
-  const kept = token && record ? sessionAnswers.get(token) : undefined;
+  const kept = token && record && !request.url.includes("?") ? sessionAnswers.get(token) : undefined;
   if (kept && kept.record === record) {
     for (const [name, value] of kept.headers) reply.header(name, value);
     return reply.status(200).send(kept.body);
   }
   const answer = await askBetterAuth(app, publicOrigin, request);
-  if (token && record && !answer.dependencyFailed && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
+  if (token && record && !request.url.includes("?") && !answer.dependencyFailed && answer.status === 200 && answer.cookies.length === 0 && answer.body) {
     sessionAnswers.set(token, { record, headers: answer.headers, body: answer.body });
   }
   return finishAnswer(request, reply, answer);

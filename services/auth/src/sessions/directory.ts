@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { Pool } from "pg";
+import { absoluteEnd, isUseWorthRecording, sessionEnd, type SessionLifetime } from "./lifetime.js";
 
 /**
  * Who a session token belongs to, and in which clinic and role a user acts: the answers the hot
@@ -12,10 +13,26 @@ import type { Pool } from "pg";
  *
  * Memory is bounded in bytes, not entries: a token or a name is charged for its length, so
  * oversized input cannot grow the cache past `maxBytes`.
+ *
+ * Every entrance asks here, so this is where sessions end (lifetime.ts): a session past its idle
+ * or absolute end is deleted when it is presented (Better Auth, asked next, then finds none), and a
+ * use is written down when the recorded one is old enough.
  */
 
 export interface SessionRecord {
-  session: { id: string; token: string; userId: string; expiresAt: Date; activeOrganizationId: string | null };
+  session: {
+    id: string;
+    token: string;
+    userId: string;
+    /** When the session ends unless it is used before: the earliest of its idle and absolute ends. */
+    expiresAt: Date;
+    createdAt: Date;
+    /** When it ends whatever its use. */
+    absoluteEnd: Date;
+    /** Its last recorded use (the row's updatedAt), written at most every `touchEveryMs`. */
+    lastUsedAt: Date;
+    activeOrganizationId: string | null;
+  };
   user: { id: string; name: string; email: string; username: string | null; emailVerified: boolean; mustChangePassword: boolean };
 }
 
@@ -31,7 +48,17 @@ export interface DirectoryOptions {
   ttlMs: number;
   /** Upper bound on the memory the kept answers (and the answers built from them) take. */
   maxBytes: number;
+  lifetime: SessionLifetime;
+  /** The clock sessions end by (ms since the epoch). */
+  now?: () => number;
 }
+
+/**
+ * Why a session is asked for: `use` (a request acting with it: the /api guard, introspection,
+ * Better Auth's routes) counts as activity; `look` (get-session, which an open tab may poll) does
+ * not, so a polling page cannot keep a left-open workstation signed in.
+ */
+export type SessionAccess = "use" | "look";
 
 type Entry = { kind: "session"; record: SessionRecord | null } | { kind: "membership"; userId: string; clinicId: string; membership: ClinicMembership | null };
 
@@ -42,12 +69,16 @@ export class SessionDirectory {
   /** Answers may be kept and served until this time (ms since the epoch); 0 = not at all. */
   private cachingUntil = 0;
   private readonly cachingAllowed: boolean;
+  private readonly lifetime: SessionLifetime;
+  private readonly now: () => number;
 
   constructor(
     private readonly pool: Pool,
     options: DirectoryOptions,
   ) {
     this.cachingAllowed = options.ttlMs > 0;
+    this.lifetime = options.lifetime;
+    this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
       maxSize: options.maxBytes,
       // One entry never takes more than a small share of the cache (a pathological name cannot evict everything).
@@ -85,7 +116,7 @@ export class SessionDirectory {
     this.forgetAll();
   }
 
-  async findSession(token: string): Promise<SessionRecord | null> {
+  async findSession(token: string, access: SessionAccess = "use"): Promise<SessionRecord | null> {
     const key = `s\n${token}`;
     const caching = this.isCaching;
     const cached = caching ? this.cache.get(key) : undefined;
@@ -95,14 +126,44 @@ export class SessionDirectory {
     } else {
       const epoch = this.epoch;
       record = await this.loadSession(token);
-      // A session's expiry bounds how long its answer may be kept.
-      const ttl = record ? Math.max(0, record.session.expiresAt.getTime() - Date.now()) : undefined;
+      // A session's end bounds how long its answer may be kept.
+      const ttl = record ? Math.max(0, record.session.expiresAt.getTime() - this.now()) : undefined;
       if (caching && this.isCaching && epoch === this.epoch && ttl !== 0) {
         this.cache.set(key, { kind: "session", record }, ttl === undefined ? undefined : { ttl: Math.min(ttl, this.cache.ttl) });
       }
     }
-    if (record && record.session.expiresAt.getTime() <= Date.now()) return null;
+    if (!record) return null;
+    const now = this.now();
+    if (record.session.expiresAt.getTime() <= now) {
+      await this.endSession(record.session.id);
+      return null;
+    }
+    if (access === "use" && isUseWorthRecording(record.session.lastUsedAt, now, this.lifetime)) {
+      return this.recordUse(record, now);
+    }
     return record;
+  }
+
+  /** An ended session is deleted, so that no entrance (Better Auth's own checks included) accepts it. */
+  private async endSession(sessionId: string): Promise<void> {
+    await this.pool.query(`DELETE FROM "session" WHERE "id" = $1`, [sessionId]);
+    this.forgetSession(sessionId);
+  }
+
+  private async recordUse(record: SessionRecord, nowMs: number): Promise<SessionRecord> {
+    const now = new Date(nowMs);
+    // Only one of several requests arriving together writes; the others find the use recorded.
+    await this.pool.query(`UPDATE "session" SET "updatedAt" = $2 WHERE "id" = $1 AND "updatedAt" <= $3`, [
+      record.session.id,
+      now,
+      new Date(nowMs - this.lifetime.touchEveryMs),
+    ]);
+    // The update's trigger tells every replica; this one forgets at once.
+    this.forgetSession(record.session.id);
+    return {
+      ...record,
+      session: { ...record.session, lastUsedAt: now, expiresAt: sessionEnd(record.session.absoluteEnd, now, this.lifetime) },
+    };
   }
 
   async findMembership(userId: string, clinicId: string): Promise<ClinicMembership | null> {
@@ -143,7 +204,7 @@ export class SessionDirectory {
 
   private async loadSession(token: string): Promise<SessionRecord | null> {
     const { rows } = await this.pool.query(
-      `SELECT s."id", s."userId", s."expiresAt", s."activeOrganizationId",
+      `SELECT s."id", s."userId", s."expiresAt", s."createdAt", s."updatedAt", s."activeOrganizationId",
               u."name", u."email", u."username", u."emailVerified", u."mustChangePassword"
          FROM "session" s JOIN "user" u ON u."id" = s."userId"
         -- A disabled account's sessions are worth nothing, wherever they are presented.
@@ -152,8 +213,20 @@ export class SessionDirectory {
     );
     const row = rows[0];
     if (!row) return null;
+    const createdAt = new Date(row.createdAt);
+    const lastUsedAt = new Date(row.updatedAt);
+    const ends = absoluteEnd(createdAt, new Date(row.expiresAt), this.lifetime);
     return {
-      session: { id: row.id, token, userId: row.userId, expiresAt: new Date(row.expiresAt), activeOrganizationId: row.activeOrganizationId ?? null },
+      session: {
+        id: row.id,
+        token,
+        userId: row.userId,
+        expiresAt: sessionEnd(ends, lastUsedAt, this.lifetime),
+        createdAt,
+        absoluteEnd: ends,
+        lastUsedAt,
+        activeOrganizationId: row.activeOrganizationId ?? null,
+      },
       user: {
         id: row.userId,
         name: row.name,

@@ -2,15 +2,19 @@ import fp from "fastify-plugin";
 import { LRUCache } from "lru-cache";
 import type { Config } from "../config.js";
 import { sessionCookieValue, tokenOfSignedValue } from "./cookie.js";
-import { SessionDirectory, type ClinicMembership, type SessionRecord } from "./directory.js";
+import { SessionDirectory, type ClinicMembership, type SessionAccess, type SessionRecord } from "./directory.js";
+import { sessionLifetime } from "./lifetime.js";
 import { InvalidationChannel, type Invalidation } from "./invalidation.js";
 import { observeSessionCache } from "../plugins/metrics.js";
 
 export interface Sessions {
-  /** The session a Cookie header carries (signature checked), or null. */
-  fromCookie(cookieHeader: string | undefined): Promise<SessionRecord | null>;
-  /** The session of a raw session token, or null. */
-  fromToken(token: string): Promise<SessionRecord | null>;
+  /**
+   * The session a Cookie header carries (signature checked), or null; one that has ended is deleted.
+   * A `use` (the default) is recorded as the session's activity; a `look` is not.
+   */
+  fromCookie(cookieHeader: string | undefined, access?: SessionAccess): Promise<SessionRecord | null>;
+  /** The session of a raw session token, or null (as fromCookie). */
+  fromToken(token: string, access?: SessionAccess): Promise<SessionRecord | null>;
   /** The session token a Cookie header carries (signature checked), or null. */
   tokenOf(cookieHeader: string | undefined): string | null;
   membership(userId: string, clinicId: string): Promise<ClinicMembership | null>;
@@ -45,7 +49,11 @@ export default fp(
   async (app, options: { config: Config }) => {
     const { config } = options;
     const ttlSeconds = config.sessionCacheTtlSeconds;
-    const directory = new SessionDirectory(app.pg, { ttlMs: ttlSeconds * 1000, maxBytes: SESSION_DIRECTORY_MAX_BYTES });
+    const directory = new SessionDirectory(app.pg, {
+      ttlMs: ttlSeconds * 1000,
+      maxBytes: SESSION_DIRECTORY_MAX_BYTES,
+      lifetime: sessionLifetime(config.sessionLifetime),
+    });
     // Log rows are kept longer than any cached answer lives, with a margin.
     const invalidations = new InvalidationChannel(config.databaseUrl, directory, app.log, Math.max(ttlSeconds, 60) + 60);
     const cookieName = sessionCookieName(config.betterAuthUrl);
@@ -69,11 +77,11 @@ export default fp(
     };
 
     app.decorate("sessions", {
-      fromCookie: async (cookieHeader) => {
+      fromCookie: async (cookieHeader, access) => {
         const token = tokenOf(cookieHeader);
-        return token ? directory.findSession(token) : null;
+        return token ? directory.findSession(token, access) : null;
       },
-      fromToken: (token) => directory.findSession(token),
+      fromToken: (token, access) => directory.findSession(token, access),
       tokenOf,
       membership: (userId, clinicId) => directory.findMembership(userId, clinicId),
       invalidate: (message) => invalidations.publish(message),
