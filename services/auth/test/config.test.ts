@@ -157,3 +157,20 @@ t.test("a limit that is not a positive whole number is named", async (t) => {
   t.match(text, /LOCKOUT_THRESHOLD: must be a whole number from 1/);
   t.match(text, /PASSWORD_HASH_CONCURRENCY: must be a whole number from 1/);
 });
+
+t.test("sessions last 12 hours from sign-in and 30 minutes from their last use unless set", async (t) => {
+  t.same(loadConfig({ ...secret }).sessionLifetime, { maxAgeSeconds: 12 * 3600, idleSeconds: 30 * 60 });
+  t.same(loadConfig({ ...secret, SESSION_MAX_AGE_HOURS: "8", SESSION_IDLE_MINUTES: "15" }).sessionLifetime, {
+    maxAgeSeconds: 8 * 3600,
+    idleSeconds: 15 * 60,
+  });
+});
+
+t.test("session lifetimes are whole numbers, and the idle timeout is not longer than the maximum age", async (t) => {
+  const bad = t.throws(() => loadConfig({ ...secret, SESSION_MAX_AGE_HOURS: "0", SESSION_IDLE_MINUTES: "1.5" })) as ConfigError;
+  const text = bad.problems.join("\n");
+  t.match(text, /SESSION_MAX_AGE_HOURS: must be a whole number from 1/);
+  t.match(text, /SESSION_IDLE_MINUTES: must be a whole number from 1/);
+  const longer = t.throws(() => loadConfig({ ...secret, SESSION_MAX_AGE_HOURS: "1", SESSION_IDLE_MINUTES: "61" })) as ConfigError;
+  t.match(longer.problems, [/SESSION_IDLE_MINUTES: must not be longer than SESSION_MAX_AGE_HOURS/]);
+});
