@@ -34,6 +34,8 @@ export class AuthRefusal extends Error {
 export const refusals = {
   unauthenticated: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED),
   invalidToken: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "The bearer token is not valid"),
+  liveSessionRequired: () =>
+    new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "This route needs a live session: send the session cookie (a token is not enough)"),
   noActiveClinic: () => new AuthRefusal(AuthErrorCode.NO_ACTIVE_CLINIC),
   passwordChangeRequired: () => new AuthRefusal(AuthErrorCode.PASSWORD_CHANGE_REQUIRED),
   forbidden: () => new AuthRefusal(AuthErrorCode.FORBIDDEN),

@@ -1,6 +1,7 @@
 export {
   authenticate,
   requireClinic,
+  requireLiveSession,
   requirePermission,
   requireSession,
   temetroAuth,

@@ -27,8 +27,11 @@ const MAX_COOKIE_LENGTH = 16384;
 type Answer = SessionAuth | null;
 
 export interface Introspector {
-  /** Who the Cookie header belongs to, or null. Throws AuthUnavailableError when nobody could answer. */
-  fromCookie(cookie: string | undefined): Promise<Answer>;
+  /**
+   * Who the Cookie header belongs to, or null. Throws AuthUnavailableError when nobody could answer.
+   * `fresh`: ask the auth service now, whatever the cache holds (a live check).
+   */
+  fromCookie(cookie: string | undefined, options?: { fresh?: boolean }): Promise<Answer>;
 }
 
 export function createIntrospector(options: IntrospectionOptions): Introspector {
@@ -73,9 +76,9 @@ export function createIntrospector(options: IntrospectionOptions): Introspector 
   }
 
   return {
-    async fromCookie(cookie) {
+    async fromCookie(cookie, { fresh = false } = {}) {
       if (!cookie || cookie.length > MAX_COOKIE_LENGTH) return null;
-      if (!cache) return ask(cookie);
+      if (!cache || fresh) return ask(cookie);
 
       const key = createHash("sha256").update(cookie).digest("base64url");
       const cached = cache.get(key);

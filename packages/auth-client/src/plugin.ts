@@ -17,6 +17,11 @@ export interface TemetroAuthOptions extends IntrospectionOptions {
 export interface TemetroAuth {
   /** Who the request belongs to (null: nobody); resolved once per request. Throws AuthRefusal (401, 503). */
   resolve(request: FastifyRequest): Promise<RequestAuth | null>;
+  /**
+   * Who the request's session cookie belongs to, asked of the auth service now (no cache, no
+   * bearer token); the request's other hooks then see this answer. Throws AuthRefusal (401, 503).
+   */
+  resolveLive(request: FastifyRequest): Promise<RequestAuth | null>;
 }
 
 declare module "fastify" {
@@ -33,7 +38,8 @@ declare module "fastify" {
 }
 
 const resolving = Symbol("temetro-auth.resolving");
-type ResolvingRequest = FastifyRequest & { [resolving]?: Promise<RequestAuth | null> };
+const resolvedLive = Symbol("temetro-auth.resolved-live");
+type ResolvingRequest = FastifyRequest & { [resolving]?: Promise<RequestAuth | null>; [resolvedLive]?: true };
 
 /**
  * Registers the client: `app.temetroAuth` and `request.auth`. Encapsulation-free (fastify-plugin),
@@ -45,11 +51,17 @@ async function temetroAuthPlugin(app: FastifyInstance, options: TemetroAuthOptio
   const verifyJwt = options.jwt ? createJwtVerifier(options.jwt) : undefined;
 
   async function authenticate(request: FastifyRequest): Promise<RequestAuth | null> {
-    try {
+    return refusingFailures(request, () => {
       const bearer = verifyJwt ? bearerOf(request.headers.authorization) : undefined;
       // A bearer token presented decides alone: a bad one is refused, never traded for the cookie.
-      if (bearer !== undefined) return await verifyJwt!(bearer);
-      return await introspector.fromCookie(request.headers.cookie);
+      if (bearer !== undefined) return verifyJwt!(bearer);
+      return introspector.fromCookie(request.headers.cookie);
+    });
+  }
+
+  async function refusingFailures(request: FastifyRequest, resolve: () => Promise<RequestAuth | null>): Promise<RequestAuth | null> {
+    try {
+      return await resolve();
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         request.log.info({ reason: error.reason }, "bearer token refused");
@@ -72,6 +84,15 @@ async function temetroAuthPlugin(app: FastifyInstance, options: TemetroAuthOptio
       pending[resolving] ??= authenticate(request).then((auth) => (request.auth = auth));
       return pending[resolving];
     },
+    resolveLive(request) {
+      const pending = request as ResolvingRequest;
+      if (pending[resolvedLive]) return pending[resolving]!;
+      pending[resolvedLive] = true;
+      pending[resolving] = refusingFailures(request, () => introspector.fromCookie(request.headers.cookie, { fresh: true })).then(
+        (auth) => (request.auth = auth),
+      );
+      return pending[resolving];
+    },
   } satisfies TemetroAuth);
 }
 
@@ -87,12 +108,12 @@ function bearerOf(header: string | undefined): string | undefined {
 }
 
 /** Runs a check on the resolved auth; answers the refusal itself (401/403/503) when it fails. */
-function guard(check: (auth: RequestAuth | null) => void): onRequestAsyncHookHandler {
+function guard(check: (auth: RequestAuth | null) => void, live = false): onRequestAsyncHookHandler {
   return async function temetroAuthGuard(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const client = request.server.temetroAuth as TemetroAuth | undefined;
     if (!client) throw new Error("register @temetro/auth-client (app.register(temetroAuth, options)) before using its hooks");
     try {
-      check(await client.resolve(request));
+      check(await (live ? client.resolveLive(request) : client.resolve(request)));
     } catch (error) {
       if (error instanceof AuthRefusal) return sendRefusal(reply, error);
       throw error;
@@ -117,6 +138,16 @@ export const authenticate: onRequestAsyncHookHandler = guard(() => {});
 
 /** 401 UNAUTHENTICATED without a valid session cookie or bearer token. */
 export const requireSession: onRequestAsyncHookHandler = guard(sessionOf);
+
+/**
+ * For sensitive writes: 401 UNAUTHENTICATED unless the request's session cookie belongs to a session
+ * the auth service says is live now. A bearer token is not enough (it outlives a sign-out, a
+ * removal or a role change by up to its 5 minutes), and no cached answer is used. Put it first:
+ * `onRequest: [requireLiveSession, requirePermission(...)]`; the hooks after it judge the live answer.
+ */
+export const requireLiveSession: onRequestAsyncHookHandler = guard((auth) => {
+  if (!auth) throw refusals.liveSessionRequired();
+}, true);
 
 /**
  * requireSession, then 403 NO_ACTIVE_CLINIC without an active clinic the user is a member of, and
