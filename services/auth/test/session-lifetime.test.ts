@@ -177,3 +177,33 @@ t.test("a session kept in a replica's memory ends on time: the cache does not ou
   const { rowCount } = await app.pg.query(`SELECT 1 FROM "session" WHERE "token" = $1`, [token]);
   t.equal(rowCount, 0, "and is deleted");
 });
+
+t.test("a use another replica has just written, not yet heard of here, keeps the session: the row decides", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const admin = await adminClient(t);
+  const owner = await signUp(app);
+  const token = app.sessions.tokenOf(owner.cookie)!;
+  const start = Date.now();
+  let now = start;
+  const directory = new SessionDirectory(app.pg, {
+    ttlMs: 60 * MINUTE,
+    maxBytes: 1 << 20,
+    lifetime: sessionLifetime(config.sessionLifetime),
+    now: () => now,
+  });
+  directory.renewCaching(Date.now() + 60 * MINUTE);
+  t.ok(await directory.findSession(token, "look"), "the session is kept in memory");
+
+  // Another replica recorded a use at minute 29; its announcement has not arrived here (written
+  // without firing the triggers, as a notification still in flight).
+  await admin.query("SET session_replication_role = replica");
+  await admin.query(`UPDATE "session" SET "updatedAt" = $2 WHERE "token" = $1`, [token, new Date(start + 29 * MINUTE)]);
+  await admin.query("SET session_replication_role = DEFAULT");
+
+  now = start + 31 * MINUTE;
+  const found = await directory.findSession(token, "look");
+  t.ok(found, "31 minutes after the use this replica knew of, the session goes on");
+  t.equal(found?.session.lastUsedAt.getTime(), start + 29 * MINUTE, "with the use read from PostgreSQL");
+  now = start + 60 * MINUTE;
+  t.equal(await directory.findSession(token, "look"), null, "and ends 30 minutes after that use");
+});

@@ -120,23 +120,21 @@ export class SessionDirectory {
     const key = `s\n${token}`;
     const caching = this.isCaching;
     const cached = caching ? this.cache.get(key) : undefined;
-    let record: SessionRecord | null;
-    if (cached?.kind === "session") {
-      record = cached.record;
-    } else {
-      const epoch = this.epoch;
-      record = await this.loadSession(token);
-      // A session's end bounds how long its answer may be kept.
-      const ttl = record ? Math.max(0, record.session.expiresAt.getTime() - this.now()) : undefined;
-      if (caching && this.isCaching && epoch === this.epoch && ttl !== 0) {
-        this.cache.set(key, { kind: "session", record }, ttl === undefined ? undefined : { ttl: Math.min(ttl, this.cache.ttl) });
-      }
-    }
+    let record: SessionRecord | null = cached?.kind === "session" ? cached.record : await this.loadAndKeep(key, token, caching);
     if (!record) return null;
     const now = this.now();
     if (record.session.expiresAt.getTime() <= now) {
-      await this.endSession(record.session.id);
-      return null;
+      if (await this.endSession(record.session.id, now)) return null;
+      // Not ended in PostgreSQL: either gone already, or a use another replica has just written
+      // had not reached the record kept here. The row decides.
+      if (cached?.kind !== "session") return null;
+      this.forgetSession(record.session.id);
+      record = await this.loadSession(token);
+      if (!record) return null;
+      if (record.session.expiresAt.getTime() <= now) {
+        await this.endSession(record.session.id, now);
+        return null;
+      }
     }
     if (access === "use" && isUseWorthRecording(record.session.lastUsedAt, now, this.lifetime)) {
       return this.recordUse(record, now);
@@ -144,10 +142,29 @@ export class SessionDirectory {
     return record;
   }
 
-  /** An ended session is deleted, so that no entrance (Better Auth's own checks included) accepts it. */
-  private async endSession(sessionId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM "session" WHERE "id" = $1`, [sessionId]);
+  private async loadAndKeep(key: string, token: string, caching: boolean): Promise<SessionRecord | null> {
+    const epoch = this.epoch;
+    const record = await this.loadSession(token);
+    // A session's end bounds how long its answer may be kept.
+    const ttl = record ? Math.max(0, record.session.expiresAt.getTime() - this.now()) : undefined;
+    if (caching && this.isCaching && epoch === this.epoch && ttl !== 0) {
+      this.cache.set(key, { kind: "session", record }, ttl === undefined ? undefined : { ttl: Math.min(ttl, this.cache.ttl) });
+    }
+    return record;
+  }
+
+  /**
+   * Deletes the session when its row shows it has ended, so that no entrance (Better Auth's own
+   * checks included) accepts it again; true when it did.
+   */
+  private async endSession(sessionId: string, nowMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM "session"
+        WHERE "id" = $1 AND ("expiresAt" <= $2 OR "createdAt" <= $3 OR "updatedAt" <= $4)`,
+      [sessionId, new Date(nowMs), new Date(nowMs - this.lifetime.maxAgeMs), new Date(nowMs - this.lifetime.idleMs)],
+    );
     this.forgetSession(sessionId);
+    return rowCount === 1;
   }
 
   private async recordUse(record: SessionRecord, nowMs: number): Promise<SessionRecord> {
