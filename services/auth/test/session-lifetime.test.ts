@@ -207,3 +207,18 @@ t.test("a use another replica has just written, not yet heard of here, keeps the
   now = start + 60 * MINUTE;
   t.equal(await directory.findSession(token, "look"), null, "and ends 30 minutes after that use");
 });
+
+t.test("SESSION_IDLE_MINUTES sets the idle timeout", async (t) => {
+  const [a, b] = await replicas(t, { SESSION_IDLE_MINUTES: "5" });
+  const admin = await adminClient(t);
+  const owner = await ownerWithSessions(a!.app, 2);
+  const [kept, left] = owner.cookies as [string, string];
+  await letTimePass(admin, await sessionIdOf(a!.app, kept), 4 * MINUTE, ["createdAt", "updatedAt", "expiresAt"]);
+  await letTimePass(admin, await sessionIdOf(a!.app, left), 6 * MINUTE, ["createdAt", "updatedAt", "expiresAt"]);
+  t.equal(await eventually(() => entrances["the /api guard"]!(b!, kept), (seen) => seen === true), true, "4 minutes idle: in");
+  t.same(
+    await eventually(() => entrances["the /api guard"]!(b!, left), (seen) => seen !== true),
+    { status: 401, code: "UNAUTHENTICATED" },
+    "6 minutes idle: ended",
+  );
+});
