@@ -142,6 +142,8 @@ t.test("length counts code points after NFKC: 11 and 129 refused, 12 and 128 acc
     ["128 emoji", emoji(128), undefined],
     ["129 emoji", emoji(129), "PASSWORD_TOO_LONG"],
     ["120 letters and 8 emoji", prose(120) + emoji(8), undefined],
+    // Past the input bound (1,024 UTF-16 units): refused before it is even normalised.
+    ["513 emoji", emoji(513), "PASSWORD_TOO_LONG"],
     // 12 code points as typed (e + combining accent), 11 once NFKC composes them.
     ["11 after NFKC (e + accent)", "cafe\u0301-au-lai", "PASSWORD_TOO_SHORT"],
     // 11 code points as typed, 12 once NFKC spells the ligature ﬁ as f + i.
@@ -168,6 +170,18 @@ t.test("a password of emoji and compatibility characters signs in as typed and i
   const { email } = await signUp(app, { password });
   t.equal((await signIn(app, email, password)).statusCode, 200);
   t.equal((await signIn(app, email, emoji(120) + "five-ok")).statusCode, 200);
+});
+
+t.test("sign-in reads a password of up to 1,024 UTF-16 units (a long emoji one too) and refuses a longer one unhashed", async (t) => {
+  const { app } = await buildTestApp(t);
+  const { email } = await signUp(app);
+  // 400 units: Better Auth refused it as too long when it counted units up to 128.
+  t.equal((await signIn(app, email, emoji(200))).statusCode, 401, "a wrong password, checked as one");
+  const hashesBefore = app.passwordHasher.completed;
+  const tooLong = await signIn(app, email, emoji(513));
+  t.equal(tooLong.statusCode, 400);
+  t.equal(tooLong.json().code, "PASSWORD_TOO_LONG");
+  t.equal(app.passwordHasher.completed, hashesBefore, "nothing was hashed for it");
 });
 
 t.test("using the newer of two reset links ends the older one, across replicas", async (t) => {

@@ -39,7 +39,7 @@ function loadCommonPasswords(minLength: number): ReadonlySet<string> {
     if (byte !== 0x0a) continue;
     // ASCII keeps its length through NFKC and case-folding; anything else may grow (`ﷺ` is 18 code points).
     if (!ascii || at - start >= minLength) {
-      const entry = comparableForm(bytes.toString("utf8", start, at).replace(/\r$/, ""));
+      const entry = comparableForm(bytes.toString("utf8", start, at));
       if (codePoints(entry) >= minLength) entries.add(entry);
     }
     start = at + 1;
