@@ -37,6 +37,13 @@ export const errorCodes = {
     message: "This account's owner has taken it over (verified the address, reset the password or joined another clinic): only they can change it",
   },
   PASSWORD_UNCHANGED: { status: 400, message: "The new password must differ from the current one" },
+  // A new password, on every entrance that sets one (services/auth/src/sign-in/password-rules.ts).
+  PASSWORD_TOO_SHORT: { status: 400, message: "A password is at least 12 characters" },
+  PASSWORD_TOO_LONG: { status: 400, message: "A password is at most 128 characters" },
+  PASSWORD_TOO_COMMON: {
+    status: 400,
+    message: "This password is too common (on a list of passwords people often choose, or a few characters repeated): choose another",
+  },
   // Also Better Auth's own answer to signing in before verifying, when verification is required.
   EMAIL_NOT_VERIFIED: {
     status: 403,

@@ -6,7 +6,8 @@ import { clinicPlugins } from "../clinics/better-auth-plugins.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
 import { accessControl, roles } from "../clinics/roles.js";
 import { signInLockout } from "../sign-in/lockout.js";
-import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../sign-in/password-hasher.js";
+import { createPasswordHasher } from "../sign-in/password-hasher.js";
+import { MAX_PASSWORD_INPUT_UNITS, passwordRules } from "../sign-in/password-rules.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import type { AuthDeps } from "./deps.js";
 import { displayUsernameIsUsername } from "./display-username.js";
@@ -14,6 +15,7 @@ import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { nameRules } from "./name-rules.js";
 import { requestHooks } from "./request-hooks.js";
+import { endResetLinks } from "./reset-links.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
 import { verificationOwnership } from "./verification-ownership.js";
@@ -65,8 +67,10 @@ export function authOptions({
     onAPIError: { throw: true },
     emailAndPassword: {
       enabled: true,
-      minPasswordLength: MIN_PASSWORD_LENGTH,
-      maxPasswordLength: MAX_PASSWORD_LENGTH,
+      // Better Auth counts UTF-16 units before NFKC: the rule (12-128 characters after NFKC) is
+      // passwordRules' below; these only bound what Better Auth reads (sign-in included).
+      minPasswordLength: 1,
+      maxPasswordLength: MAX_PASSWORD_INPUT_UNITS,
       requireEmailVerification: config.requireEmailVerification,
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: tokenLifetimes.resetPasswordSeconds,
@@ -74,6 +78,7 @@ export function authOptions({
       // The reset password is the owner's own: an admin-set initial one no longer holds them back.
       onPasswordReset: async ({ user }) => {
         await endInitialPassword(pool, invalidate, user.id);
+        await endResetLinks(pool, user.id);
         await emails.notifyPasswordChanged(user);
       },
       sendResetPassword: emails.sendResetPassword,
@@ -114,6 +119,7 @@ export function authOptions({
       }),
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
       nameRules(),
+      passwordRules(),
       displayUsernameIsUsername(),
       usernamePlugin(),
       organization({

@@ -5,6 +5,7 @@ import { successfulResult } from "../clinics/better-auth-plugin.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
 import type { Invalidation } from "../sessions/invalidation.js";
 import type { EmailSenders } from "./email-senders.js";
+import { endResetLinks } from "./reset-links.js";
 
 /**
  * temetro's rules around Better Auth's own routes: an initial password must really be replaced,
@@ -38,8 +39,9 @@ export function requestHooks(deps: {
       if (ctx.path !== "/change-password") return;
       const { user } = (successfulResult(ctx.context.returned) ?? {}) as { user?: { id?: string; email?: string; name?: string } };
       if (!user?.id) return;
-      // A successful change ends the forced first change, and tells the owner.
+      // A successful change ends the forced first change and every reset link still out, and tells the owner.
       await endInitialPassword(deps.pool, deps.invalidate, user.id);
+      await endResetLinks(deps.pool, user.id);
       if (user.email) await deps.notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
     }),
   };

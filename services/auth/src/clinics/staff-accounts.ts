@@ -2,6 +2,7 @@ import type { EmailJob } from "@temetro/shared";
 import { withTransaction } from "../db/transaction.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import type { Queryable } from "../email/outbox.js";
+import { endResetLinks } from "../auth/reset-links.js";
 import type { PasswordHasher } from "../sign-in/password-hasher.js";
 import { AuditAction, auditingRefusals, recordAuditEvent } from "./audit.js";
 import type { Actor, MembershipDeps } from "./membership.js";
@@ -100,6 +101,8 @@ export async function setInitialPassword(deps: StaffAccountDeps, actor: Actor, c
     refuseOwnerChange(member);
     await setPasswordHash(client, member.userId, passwordHash, clinic.staffMustChangePassword);
     await deleteAllSessions(client, member.userId);
+    // A reset link asked for before would undo the password the clinic just chose.
+    await endResetLinks(client, member.userId);
     await recordAuditEvent(client, {
       clinicId: clinic.id,
       action: AuditAction.PASSWORD_SET_BY_ADMIN,

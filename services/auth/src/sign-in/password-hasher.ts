@@ -4,10 +4,6 @@ import { scrypt, timingSafeEqual } from "node:crypto";
 import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
 import { APIError } from "better-auth/api";
 
-/** Password length bounds of the service's policy (no composition rules, as NIST SP 800-63B advises). */
-export const MIN_PASSWORD_LENGTH = 12;
-export const MAX_PASSWORD_LENGTH = 128;
-
 /**
  * argon2id at OWASP's minimum: 19 MiB, 2 passes, 1 lane. @node-rs/argon2 runs it on libuv's
  * threadpool, off the event loop, and writes a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).

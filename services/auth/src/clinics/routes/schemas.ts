@@ -1,12 +1,12 @@
 import { Type, type Static } from "typebox";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../sign-in/password-hasher.js";
 import type { StaffMember } from "../staff-store.js";
 
 /** Schemas the clinic routes share; each route's own input and output stay beside it. */
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const StaffPassword = Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: MAX_PASSWORD_LENGTH });
+/** Judged by the password rules (sign-in/password-rules.ts), with the same answers as on Better Auth's routes. */
+export const StaffPassword = Type.String();
 
 /**
  * A role as the client names it. Which roles may be given is the membership rules' answer

@@ -6,6 +6,7 @@ import { grants, manageStaff, permissionsOf, providerPermission, transferOwnersh
 import { refuseUnverifiedSender } from "../refusals.js";
 import { createStaffAccount, setInitialPassword } from "../staff-accounts.js";
 import { refuseBadName } from "../../auth/name-rules.js";
+import { refuseWeakPassword } from "../../sign-in/password-rules.js";
 import { listStaff } from "../staff-store.js";
 import { actorOf, answerUnlessEmailNotStored, clinicOf, membershipDeps } from "./entrance.js";
 import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPassword, staffView } from "./schemas.js";
@@ -53,6 +54,8 @@ export default async function staffRoutes(fastify: FastifyInstance) {
     { config: { permission: manageStaff }, schema: { body: NewStaffAccount, response: { 201: OneStaffMember } } },
     async (request, reply) => {
       refuseBadName(request.body.name);
+      // Judged before an email is counted against the clinic's budget.
+      refuseWeakPassword(request.body.password);
       // An account with an address is emailed: the same rules as an invitation (clinics/invitation-senders.ts).
       if (request.body.email) {
         refuseUnverifiedSender(request.clinicContext.user);
@@ -111,12 +114,14 @@ export default async function staffRoutes(fastify: FastifyInstance) {
         response: { 200: OneStaffMember },
       },
     },
-    async (request, reply) =>
-      answerUnlessEmailNotStored(
+    async (request, reply) => {
+      refuseWeakPassword(request.body.password);
+      return answerUnlessEmailNotStored(
         reply,
         () => setInitialPassword(deps, actorOf(request), clinicOf(request), request.params.userId, request.body.password),
         (updated) => ({ staff: staffView(updated) }),
-      ),
+      );
+    },
   );
 
   app.delete(
