@@ -290,7 +290,7 @@ t.test("the service's own routes answer every spelling of their path too", async
   t.equal(session.json().user.email, owner.email, "get-session under another spelling");
 });
 
-t.test("OPTIONS * is answered; CONNECT and authority-form are refused with the same code", async (t) => {
+t.test("OPTIONS * is answered; CONNECT and authority-form are refused with the same code; the parser's refusals in JSON", async (t) => {
   const { ports } = await twoListeningReplicas(t);
   const options = await send(ports[0]!, "OPTIONS", "*");
   t.equal(options.status, 204);
@@ -313,6 +313,11 @@ t.test("OPTIONS * is answered; CONNECT and authority-form are refused with the s
   });
   t.match(tunnel, /^HTTP\/1\.1 400 /);
   t.match(tunnel, /"code":"INVALID_REQUEST_TARGET"/);
+
+  // Other requests Node's parser refuses get the service's error body too, and their own status.
+  const oversized = await send(ports[0]!, "GET", "/api/auth/get-session", undefined, { "x-padding": "x".repeat(20_000) });
+  t.equal(oversized.status, 431);
+  t.same(oversized.json(), { error: "Request Header Fields Too Large", code: "BAD_REQUEST" });
 });
 
 t.test("the internal listener takes the same canonical targets", async (t) => {
