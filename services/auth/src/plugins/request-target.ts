@@ -37,7 +37,11 @@ export const canonicalTargetOptions = {
   clientErrorHandler(error: ConnectionError, socket: Duplex): void {
     if (error.code === "ECONNRESET" || socket.destroyed) return;
     const [status, reason] =
-      error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large"]
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "Request Timeout"]
+          : [400, "Bad Request"];
     const body =
       error.code === "HPE_INVALID_URL"
         ? { error: errorCodes.INVALID_REQUEST_TARGET.message, code: ErrorCode.INVALID_REQUEST_TARGET }
