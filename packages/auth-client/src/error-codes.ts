@@ -53,6 +53,10 @@ export const errorCodes = {
 
   // What was sent
   NOT_FOUND: { status: 404, message: "Not found" },
+  INVALID_REQUEST_TARGET: {
+    status: 400,
+    message: "The request target must be a path (origin-form), without an encoded slash or characters outside a URL path",
+  },
   INVALID_JSON: { status: 400, message: "Body is not valid JSON" },
   INVALID_TEXT: { status: 400, message: "Text fields must not contain NUL characters or unpaired surrogates" },
   INVALID_NAME: { status: 400, message: "A name is 1 to 100 characters, without control characters" },

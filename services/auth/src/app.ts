@@ -7,9 +7,9 @@ import accountLockout from "./sign-in/lockout-plugin.js";
 import betterAuth from "./auth/plugin.js";
 import db from "./plugins/db.js";
 import emailQueue from "./email/plugin.js";
-import { ErrorCode } from "./errors.js";
-import errors, { sendError } from "./plugins/errors.js";
+import errors from "./plugins/errors.js";
 import health from "./plugins/health.js";
+import requestTarget, { canonicalTargetOptions } from "./plugins/request-target.js";
 import textGuard from "./plugins/text-guard.js";
 import limiterStore from "./sign-in/limits-redis.js";
 import metrics, { createAuthMetrics } from "./plugins/metrics.js";
@@ -49,6 +49,8 @@ export function trustProxyOption(setting: Config["trustProxy"]) {
 /** Builds the auth service with its real dependencies; `server.ts` and the tests both use it. */
 export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    // One spelling of every path (request-path.ts): what the budgets count is what Better Auth serves.
+    ...canonicalTargetOptions,
     loggerInstance: logger,
     // One line per request (written when it is answered, below) instead of Fastify's two: a log
     // write is a system call, and under a storm of shed requests half of them said nothing new.
@@ -74,12 +76,8 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   app.addHook("onResponse", async (request, reply) => {
     request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, "request completed");
   });
-  // Only origin-form request targets (`/path?query`): an absolute-form one (`POST http://host/…`)
-  // would be judged, budgeted and routed under a path other than the one it names.
-  app.addHook("onRequest", async (request, reply) => {
-    if (!request.url.startsWith("/")) return sendError(reply, 400, ErrorCode.BAD_REQUEST, "The request target must be a path");
-  });
-
+  // First of all hooks: a target with no canonical spelling is refused before anything counts it.
+  await app.register(requestTarget);
   await app.register(errors);
   await app.register(textGuard);
   await app.register(metrics, { metrics: createAuthMetrics(createMetricsRegistry("auth")) });

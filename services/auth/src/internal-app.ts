@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import errors from "./plugins/errors.js";
+import requestTarget, { canonicalTargetOptions } from "./plugins/request-target.js";
 import textGuard from "./plugins/text-guard.js";
 import metrics from "./plugins/metrics.js";
 import introspectRoutes from "./sessions/introspection.js";
@@ -11,6 +12,7 @@ import introspectRoutes from "./sessions/introspection.js";
  */
 export async function buildInternalApp(app: FastifyInstance): Promise<FastifyInstance> {
   const internal = Fastify({
+    ...canonicalTargetOptions,
     loggerInstance: app.log.child({ listener: "internal" }),
     bodyLimit: 32 * 1024,
     // The hot path of the platform: a line per request would cost more than the answer. Errors
@@ -19,6 +21,7 @@ export async function buildInternalApp(app: FastifyInstance): Promise<FastifyIns
     // Strict input: no type coercion, unknown fields refused rather than silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
+  await internal.register(requestTarget);
   await internal.register(errors);
   await internal.register(textGuard);
   await internal.register(metrics, { metrics: app.metrics });

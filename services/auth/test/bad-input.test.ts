@@ -2,7 +2,7 @@
 import t from "tap";
 import { BODY_LIMIT } from "../src/app.js";
 import { buildTestApp } from "@temetro/test-support/auth-app";
-import { PASSWORD, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
+import { createClinic, PASSWORD, signIn, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 
 const json = { "content-type": "application/json" };
 
@@ -43,6 +43,9 @@ t.test("wrong types, missing fields and non-object bodies are a 400 naming the f
       t.equal(response.statusCode, 400, `${url} ${JSON.stringify(payload)}`);
       t.equal(response.json().code, "VALIDATION_ERROR");
     }
+    const noBodyAtAll = await app.inject({ method: "POST", url, headers: { cookie } });
+    t.equal(noBodyAtAll.statusCode, 400, `${url} without a body or a content type`);
+    t.equal(noBodyAtAll.json().code, "VALIDATION_ERROR");
   }
   const badEmail = await app.inject({
     method: "POST",
@@ -170,4 +173,27 @@ t.test("a redirect to a foreign origin is refused", async (t) => {
   });
   t.equal(response.statusCode, 403);
   t.equal(response.json().code, "INVALID_REDIRECT_URL");
+});
+
+t.test("fields that name nothing to store are a 400, not a failed query", async (t) => {
+  const { app } = await buildTestApp(t);
+  const owner = await signUp(app);
+  const clinic = await createClinic(app, owner.cookie);
+  const post = (url: string, payload: object) => app.inject({ method: "POST", url, headers: { cookie: owner.cookie }, payload });
+
+  const nullName = await post("/api/auth/update-user", { name: null });
+  t.equal(nullName.statusCode, 400, "update-user with a null name");
+  t.equal(nullName.json().code, "INVALID_NAME");
+
+  // Better Auth drops the fields it does not know: each of these would have updated nothing.
+  for (const data of [{}, { unknown: 1 }, { id: "chosen-id", createdAt: "2020-01-01" }]) {
+    const update = await post("/api/auth/organization/update", { organizationId: clinic.id, data });
+    t.equal(update.statusCode, 400, `organization/update ${JSON.stringify(data)}`);
+    t.equal(update.json().code, "VALIDATION_ERROR");
+    t.match(update.json().error, /no field/);
+  }
+  const renamed = await post("/api/auth/organization/update", { organizationId: clinic.id, data: { name: "Renamed Clinic" } });
+  t.equal(renamed.statusCode, 200, "a field it knows is still changed");
+  t.equal(renamed.json().id, clinic.id);
+  t.equal(renamed.json().name, "Renamed Clinic");
 });

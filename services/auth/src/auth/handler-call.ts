@@ -31,7 +31,8 @@ export async function askBetterAuth(
   const body = request.body instanceof Buffer && request.body.length > 0 ? request.body : undefined;
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "";
   // The public origin comes from configuration, never from the Host header: Better Auth builds
-  // the links of emails from it.
+  // the links of emails from it. request.url is already canonical (request-path.ts): the URL parser
+  // finds no dot segment or backslash left to resolve, so Better Auth routes on the path the budgets counted.
   const url = pathOverride ? `${publicOrigin}${pathOverride}${query}` : `${publicOrigin}${request.url}`;
 
   let response: Response;

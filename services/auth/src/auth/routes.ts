@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../errors.js";
 import { sendError } from "../plugins/errors.js";
-import { judgedPath } from "../request-path.js";
+import { pathOf } from "../request-path.js";
 import { isHashingRequest, sendHashingBusy } from "../sign-in/hashing-admission.js";
 import { askBetterAuth, finishAnswer, type BetterAuthAnswer } from "./handler-call.js";
 import { bodyRequiredPaths, inspectBody } from "./request-body.js";
@@ -46,7 +46,7 @@ async function handleWithBetterAuth(
   if (body) {
     const problem = inspectBody(request.headers["content-type"], body);
     if (problem) return sendError(reply, 400, problem.code, problem.message);
-  } else if (request.method === "POST" && bodyRequiredPaths.has(judgedPath(pathOverride ?? request.url))) {
+  } else if (request.method === "POST" && bodyRequiredPaths.has(pathOf(pathOverride ?? request.url))) {
     // Better Auth's username plugin reads fields of these bodies before validating them: no body
     // at all would be a TypeError deep inside (500).
     return sendError(reply, 400, ErrorCode.VALIDATION_ERROR, "A JSON object body is required");

@@ -1,4 +1,5 @@
 import { tryGetCurrentAuthEndpointContext } from "@better-auth/core/context";
+import { ErrorCode, HttpError } from "../errors.js";
 import type { Pool } from "pg";
 import { AuditAction, invitationReference, recordAuditEvent, type AuditEventInput } from "./audit.js";
 import { announcingAfter, checkRemoval, checkRoleChange, memberRemoved, roleChanged, type Announce } from "./membership.js";
@@ -83,6 +84,11 @@ export function membershipHooks({ pool, announce, clientIpHeader }: BetterAuthEn
           accountClaimed: await isAccountClaimed(pool, member.userId, member.organizationId),
         }),
       ),
+    // Better Auth drops the fields it does not know and would run an UPDATE that sets nothing (a SQL error).
+    beforeUpdateOrganization: async ({ organization: changes }: { organization: Record<string, unknown> }) =>
+      refusingForBetterAuth(() => {
+        if (Object.keys(changes).length === 0) throw new HttpError(ErrorCode.VALIDATION_ERROR, "Invalid body: data names no field of the clinic to change");
+      }),
     afterUpdateOrganization: async ({ organization: clinic }: { organization: { id: string } | null }) => {
       if (clinic) await announce(`clinic:${clinic.id}`);
     },

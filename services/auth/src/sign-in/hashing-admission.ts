@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { ErrorCode } from "../errors.js";
 import { createPasswordHasher, HASHING_BUSY_MESSAGE, HASHING_BUSY_RETRY_AFTER_SECONDS, type PasswordHasher } from "./password-hasher.js";
-import { judgedPath } from "../request-path.js";
+import { pathOf } from "../request-path.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -19,13 +19,13 @@ const hashingPaths = new Set(
 );
 
 export function isHashingRequest(request: FastifyRequest): boolean {
-  return request.method === "POST" && hashingPaths.has(judgedPath(request.url));
+  return request.method === "POST" && hashingPaths.has(pathOf(request.url));
 }
 
 /** The answer of a request that found every hashing slot taken. */
 export function sendHashingBusy(request: FastifyRequest, reply: FastifyReply, signIns: { inc(labels: { outcome: "busy" }): void }) {
   request.log.warn({ securityEvent: "password-hashing-saturated" }, "every password-hashing slot is taken");
-  if (judgedPath(request.url).startsWith("/api/auth/sign-in/")) signIns.inc({ outcome: "busy" });
+  if (pathOf(request.url).startsWith("/api/auth/sign-in/")) signIns.inc({ outcome: "busy" });
   reply.header("retry-after", String(HASHING_BUSY_RETRY_AFTER_SECONDS));
   return reply
     .status(503)

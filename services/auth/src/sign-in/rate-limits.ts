@@ -4,7 +4,7 @@ import fp from "fastify-plugin";
 import type { RateLimits } from "../config.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import { sharedOrLocalStore } from "./rate-limit-store.js";
-import { judgedPath } from "../request-path.js";
+import { pathOf } from "../request-path.js";
 
 /**
  * Requests per client address per window, shared by every replica through Redis. Each request
@@ -29,9 +29,9 @@ const budgetsByPath: Record<string, Budget> = {
 /** IPv6 clients are counted per /64: one host usually holds a whole /64 and can rotate within it. */
 const IPV6_PREFIX_LENGTH = 64;
 
-/** The budget of a request URL, whatever its spelling (see request-path.ts). */
+/** The budget of a request's canonical URL (the only spelling any route sees: request-path.ts). */
 export function budgetOf(url: string): Budget | undefined {
-  const path = judgedPath(url);
+  const path = pathOf(url);
   const exact = budgetsByPath[path];
   if (exact) return exact;
   if (path.startsWith("/api/auth/reset-password/")) return "resetCompletion";
