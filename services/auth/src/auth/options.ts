@@ -4,7 +4,9 @@ import { tokenLifetimes } from "@temetro/shared";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicPlugins } from "../clinics/better-auth-plugins.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
+import { placeholderAddressesReserved } from "../clinics/placeholder-addresses.js";
 import { accessControl, roles } from "../clinics/roles.js";
+import { clinicSlugRules } from "../clinics/slug-rules.js";
 import { signInLockout } from "../sign-in/lockout.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../sign-in/password-hasher.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
@@ -111,6 +113,8 @@ export function authOptions({
       }),
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
       nameRules(),
+      clinicSlugRules(),
+      placeholderAddressesReserved(),
       displayUsernameIsUsername(),
       usernamePlugin(),
       organization({

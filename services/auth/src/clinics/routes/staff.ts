@@ -6,6 +6,7 @@ import { grants, manageStaff, permissionsOf, providerPermission, transferOwnersh
 import { refuseUnverifiedSender } from "../refusals.js";
 import { createStaffAccount, setInitialPassword } from "../staff-accounts.js";
 import { refuseBadName } from "../../auth/name-rules.js";
+import { refuseReservedAddress } from "../placeholder-addresses.js";
 import { listStaff } from "../staff-store.js";
 import { actorOf, answerUnlessEmailNotStored, clinicOf, membershipDeps } from "./entrance.js";
 import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPassword, staffView } from "./schemas.js";
@@ -53,6 +54,7 @@ export default async function staffRoutes(fastify: FastifyInstance) {
     { config: { permission: manageStaff }, schema: { body: NewStaffAccount, response: { 201: OneStaffMember } } },
     async (request, reply) => {
       refuseBadName(request.body.name);
+      refuseReservedAddress(request.body.email);
       // An account with an address is emailed: the same rules as an invitation (clinics/invitation-senders.ts).
       if (request.body.email) {
         refuseUnverifiedSender(request.clinicContext.user);
