@@ -13,6 +13,8 @@ export const errorCodes = {
   PASSWORD_CHANGE_REQUIRED: { status: 403, message: "Replace the initial password first (POST /api/auth/change-password)" },
   FORBIDDEN: { status: 403, message: "Your role in this clinic does not allow this" },
   INTERNAL_TOKEN_REQUIRED: { status: 401, message: "Present the internal token: Authorization: Bearer <INTERNAL_TOKEN>" },
+  // Sent by both services' /metrics (shared/src/metrics-route.ts).
+  METRICS_TOKEN_REQUIRED: { status: 401, message: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>" },
   ACCOUNT_DISABLED: { status: 403, message: "This account has been disabled" },
 
   // Clinic membership and staff accounts
