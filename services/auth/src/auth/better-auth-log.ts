@@ -1,0 +1,44 @@
+import type { BetterAuthOptions } from "better-auth";
+import { redactUrl } from "@temetro/shared";
+import { noteLoggedFailure } from "./dependency-failures.js";
+import type { AuthLogger } from "./deps.js";
+
+/**
+ * Better Auth's own messages, written to the service's logger. Better Auth logs at error level what
+ * a client chose (a foreign Origin, a callbackURL or redirectTo outside the trusted origins) and
+ * puts the client's string in the message: an attacker could then raise error alerts at will and
+ * write what they like into the log. Those refusals are warnings here, and every URL in a message is
+ * cut short and stripped of its secrets (reset tokens, invitation ids) as request URLs are.
+ */
+
+/** Better Auth's messages about a client's input, at whatever level Better Auth logs them. */
+const aboutClientInput = [
+  /^Invalid (origin|callbackURL|redirectURL|errorCallbackURL|newUserCallbackURL|redirect URL)\b/,
+  /^If it's a valid URL, please add /,
+  /^Email is the same$/,
+];
+
+/** Longest stretch of a client's string a log line keeps. */
+const MAX_QUOTED = 200;
+
+const urlLike = /\b[a-z][a-z0-9+.-]*:\/\/\S*|\/\S*\?\S*/gi;
+
+export function quoteSafely(message: string): string {
+  return message.replace(urlLike, (url) => {
+    const redacted = redactUrl(url);
+    return redacted.length > MAX_QUOTED ? `${redacted.slice(0, MAX_QUOTED)}…[cut]` : redacted;
+  });
+}
+
+export function betterAuthLogger(log: ReturnType<AuthLogger["child"]>, serviceLevel: string): NonNullable<BetterAuthOptions["logger"]> {
+  return {
+    level: serviceLevel === "debug" || serviceLevel === "trace" ? "debug" : "warn",
+    log: (level, message, ...logged) => {
+      // A database failure Better Auth only logs (and answers as a 4xx) is noted for the adapter.
+      noteLoggedFailure(logged);
+      const fromClient = aboutClientInput.some((pattern) => pattern.test(message));
+      const written = fromClient && level === "error" ? "warn" : level;
+      log[written]({}, quoteSafely(message));
+    },
+  };
+}
