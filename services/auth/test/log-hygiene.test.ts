@@ -21,6 +21,7 @@ t.test("a foreign Origin and bad callback and redirect URLs are refused and logg
   const attempts: [string, string, Record<string, string>, object | undefined][] = [
     ["foreign Origin on a cookie-carrying POST", "/api/auth/update-user", { origin: foreign, cookie: owner.cookie }, { name: "Eve" }],
     ["foreign Origin on sign-in", "/api/auth/sign-in/email", { origin: foreign, cookie: owner.cookie }, { email: owner.email, password: PASSWORD }],
+    ["a long Origin that is no URL", "/api/auth/update-user", { origin: "b".repeat(5000), cookie: owner.cookie }, { name: "Eve" }],
     ["bad callbackURL on sign-up", "/api/auth/sign-up/email", {}, { name: "Eve", email: uniqueEmail(), password: PASSWORD, callbackURL: `${foreign}/cb?token=${secretInUrl}` }],
     ["bad callbackURL on sign-in", "/api/auth/sign-in/email", {}, { email: owner.email, password: PASSWORD, callbackURL: longUrl }],
     ["bad redirectTo on a reset request", "/api/auth/request-password-reset", {}, { email: owner.email, redirectTo: `${foreign}/r?invitationId=${secretInUrl}` }],
@@ -40,6 +41,7 @@ t.test("a foreign Origin and bad callback and redirect URLs are refused and logg
   const text = logs.text();
   t.notMatch(text, secretInUrl, "a secret in a refused URL's query is not logged");
   t.notMatch(text, "a".repeat(1000), "a long URL is cut short");
+  t.notMatch(text, "b".repeat(1000), "and so is a long Origin that is not even a URL");
 });
 
 t.test("a reset and an invitation, followed, refused and misused, leave no token, link or invitation id in the log", async (t) => {

@@ -23,11 +23,12 @@ const MAX_QUOTED = 200;
 
 const urlLike = /\b[a-z][a-z0-9+.-]*:\/\/\S*|\/\S*\?\S*/gi;
 
-export function quoteSafely(message: string): string {
-  return message.replace(urlLike, (url) => {
-    const redacted = redactUrl(url);
-    return redacted.length > MAX_QUOTED ? `${redacted.slice(0, MAX_QUOTED)}…[cut]` : redacted;
-  });
+const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…[cut]` : text);
+
+/** A message with every URL in it redacted and cut short; a client's own message is cut as a whole too (an Origin need not look like a URL). */
+export function quoteSafely(message: string, fromClient: boolean): string {
+  const quoted = message.replace(urlLike, (url) => cut(redactUrl(url), MAX_QUOTED));
+  return fromClient ? cut(quoted, 2 * MAX_QUOTED) : quoted;
 }
 
 export function betterAuthLogger(log: ReturnType<AuthLogger["child"]>, serviceLevel: string): NonNullable<BetterAuthOptions["logger"]> {
@@ -38,7 +39,7 @@ export function betterAuthLogger(log: ReturnType<AuthLogger["child"]>, serviceLe
       noteLoggedFailure(logged);
       const fromClient = aboutClientInput.some((pattern) => pattern.test(message));
       const written = fromClient && level === "error" ? "warn" : level;
-      log[written]({}, quoteSafely(message));
+      log[written]({}, quoteSafely(message, fromClient));
     },
   };
 }
