@@ -24,6 +24,20 @@ t.test("sign-up with an address under the staff placeholder domain is a 400 EMAI
   t.ok(lookalike.userId, "a real domain that merely resembles it is an ordinary address");
 });
 
+t.test("no signed-in account can move its address into the placeholder domain (update-user, change-email)", async (t) => {
+  const { app } = await buildTestApp(t);
+  const eve = await signUp(app);
+  for (const [url, payload] of [
+    ["/api/auth/update-user", { email: reservedAddresses[0] }],
+    ["/api/auth/change-email", { newEmail: reservedAddresses[0] }],
+  ] as const) {
+    const response = await app.inject({ method: "POST", url, headers: { cookie: eve.cookie }, payload });
+    t.equal(response.statusCode, 400, url);
+    const stored = await app.pg.query(`SELECT "email" FROM "user" WHERE "id" = $1`, [eve.userId]);
+    t.equal(stored.rows[0].email, eve.email, `${url}: the address is unchanged`);
+  }
+});
+
 t.test("a staff account without an email gets a placeholder that no invitation or new staff account can use", async (t) => {
   const { app } = await buildTestApp(t);
   const owner = await signUp(app);
