@@ -117,6 +117,28 @@ t.test("production: the Ingress terminates TLS and routes only to the public Ser
   t.equal(named(objects, "Deployment", "temetro-auth").spec.replicas, 3);
 });
 
+t.test("production meets the service's production rules: https BETTER_AUTH_URL, INTERNAL_TOKEN from the Secret for both /metrics", async (t) => {
+  const objects = render("production");
+  const config = named(objects, "ConfigMap", "temetro-auth").data;
+  t.equal(config.NODE_ENV, "production");
+  t.match(config.BETTER_AUTH_URL, /^https:\/\//, "the auth service refuses to start in production over http");
+  for (const name of ["temetro-auth", "temetro-mailer"]) {
+    const container = named(objects, "Deployment", name).spec.template.spec.containers[0];
+    t.ok(
+      container.envFrom.some((source: any) => source.secretRef?.name === "temetro-auth"),
+      `${name} reads INTERNAL_TOKEN (and METRICS_TOKEN) from the Secret: its /metrics is guarded`,
+    );
+  }
+  const example = parse(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8"));
+  for (const key of ["INTERNAL_TOKEN", "METRICS_TOKEN"]) t.ok(key in example.stringData, `the Secret template lists ${key}`);
+  // Compose serves plain http on 127.0.0.1: it must not claim production, which would refuse to start.
+  const composeEnv = parse(readFileSync(`${root}/docker-compose.yml`, "utf8")).services.auth.environment;
+  if (composeEnv.NODE_ENV === "production") {
+    t.match(composeEnv.BETTER_AUTH_URL, /^https:\/\//);
+    t.ok(composeEnv.INTERNAL_TOKEN);
+  } else t.equal(composeEnv.NODE_ENV, "development");
+});
+
 t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and binds ports to 127.0.0.1", async (t) => {
   const compose = parse(readFileSync(`${root}/docker-compose.yml`, "utf8"));
   const dockerfile = readFileSync(`${root}/Dockerfile`, "utf8");

@@ -7,3 +7,5 @@ export * from "./timeout.js";
 export * from "./readiness.js";
 export * from "./token-lifetimes.js";
 export * from "./health.js";
+export * from "./bearer-token.js";
+export * from "./metrics-route.js";

@@ -13,6 +13,8 @@ export const errorCodes = {
   PASSWORD_CHANGE_REQUIRED: { status: 403, message: "Replace the initial password first (POST /api/auth/change-password)" },
   FORBIDDEN: { status: 403, message: "Your role in this clinic does not allow this" },
   INTERNAL_TOKEN_REQUIRED: { status: 401, message: "Present the internal token: Authorization: Bearer <INTERNAL_TOKEN>" },
+  // Sent by both services' /metrics (shared/src/metrics-route.ts).
+  METRICS_TOKEN_REQUIRED: { status: 401, message: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>" },
   ACCOUNT_DISABLED: { status: 403, message: "This account has been disabled" },
 
   // Clinic membership and staff accounts
@@ -60,6 +62,11 @@ export const errorCodes = {
   INVALID_JSON: { status: 400, message: "Body is not valid JSON" },
   INVALID_TEXT: { status: 400, message: "Text fields must not contain NUL characters or unpaired surrogates" },
   INVALID_NAME: { status: 400, message: "A name is 1 to 100 characters, without control characters" },
+  INVALID_SLUG: {
+    status: 400,
+    message: "A clinic's slug is 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+  },
+  EMAIL_DOMAIN_RESERVED: { status: 400, message: "This email domain is reserved by temetro: use a real address" },
   BODY_TOO_LARGE: { status: 413, message: "Request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported content type" },
   VALIDATION_ERROR: { status: 400, message: "The request is not valid" },

@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
-import { booleanFlag, boundedInt, commaList, ConfigError, httpUrl, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
+import { booleanFlag, boundedInt, commaList, httpUrl, internalTokenSettings, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 import { capacitySettings } from "./config/capacity.js";
+import { productionRules } from "./config/production-rules.js";
 import { developmentSecret } from "./config/secret.js";
 import { signInLimitSettings } from "./config/sign-in-limits.js";
 import { sessionLifetimeSettings } from "./config/session-lifetime.js";
@@ -52,7 +53,6 @@ const accountSettings = z
       .min(0, "must be 0 or more")
       .max(3600, "must be 3600 or less")
       .default(60),
-    INTERNAL_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
     JWT_AUDIENCE: z.string().min(1).default("temetro"),
     JWT_KEY_ROTATION_DAYS: z.coerce
       .number({ message: "must be a number of days" })
@@ -72,8 +72,6 @@ const accountSettings = z
      * every replica at once; this only bounds the damage of a lost invalidation. 0 turns caching off.
      */
     sessionCacheTtlSeconds: vars.SESSION_CACHE_TTL_SECONDS,
-    /** When set, callers of the internal listener's /internal routes must present it as a Bearer token. */
-    internalToken: vars.INTERNAL_TOKEN,
     /** The `aud` claim of the short-lived tokens of GET /api/auth/token. */
     jwtAudience: vars.JWT_AUDIENCE,
     /** Days between signing-key rotations (0: never); old keys stay published for a grace period. */
@@ -114,13 +112,11 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
     signInLimitSettings,
     sessionLifetimeSettings,
     invitationSettings,
+    internalTokenSettings,
+    productionRules,
   ]);
+  // Only outside production (productionRules requires the secret there).
   if (!config.betterAuthSecret) {
-    if (config.nodeEnv === "production") {
-      throw new ConfigError([
-        "BETTER_AUTH_SECRET: required when NODE_ENV=production (32 characters or more, e.g. `openssl rand -base64 32`)",
-      ]);
-    }
     config.betterAuthSecret = developmentSecret(options.devSecretFile ?? defaultDevSecretFile, options.warn);
   }
   const origin = (url: string) => new URL(url).origin;

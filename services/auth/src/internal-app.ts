@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { metricsRoute } from "@temetro/shared";
 import errors from "./plugins/errors.js";
 import requestTarget, { canonicalTargetOptions } from "./plugins/request-target.js";
 import textGuard from "./plugins/text-guard.js";
@@ -26,11 +27,7 @@ export async function buildInternalApp(app: FastifyInstance): Promise<FastifyIns
   await internal.register(textGuard);
   await internal.register(metrics, { metrics: app.metrics });
   await internal.register(introspectRoutes, { app });
-
-  internal.get("/metrics", async (_request, reply) => {
-    reply.type(app.metrics.registry.contentType);
-    return app.metrics.registry.metrics();
-  });
+  await internal.register(metricsRoute, { registry: app.metrics.registry, token: app.config.metricsToken });
 
   return internal;
 }

@@ -71,6 +71,37 @@ t.test("NODE_ENV=production requires BETTER_AUTH_SECRET", async (t) => {
   t.match(error.problems, [/BETTER_AUTH_SECRET: required when NODE_ENV=production/]);
 });
 
+t.test("NODE_ENV=production requires INTERNAL_TOKEN and an https BETTER_AUTH_URL, reporting every missing one at once", async (t) => {
+  const unset = t.throws(() => loadConfig({ NODE_ENV: "production" })) as ConfigError;
+  t.same(
+    unset.problems.map((problem) => problem.split(":")[0]).sort(),
+    ["BETTER_AUTH_SECRET", "BETTER_AUTH_URL", "INTERNAL_TOKEN"],
+    "secret, token and public origin, each named",
+  );
+  const production = { ...secret, NODE_ENV: "production", INTERNAL_TOKEN: "i".repeat(32) };
+  for (const url of ["http://auth.clinic.example", "HTTP://auth.clinic.example", "http://localhost:4000"]) {
+    const error = t.throws(() => loadConfig({ ...production, BETTER_AUTH_URL: url }), url) as ConfigError;
+    t.match(error.problems, [/^BETTER_AUTH_URL: must be an https:\/\/ URL when NODE_ENV=production/], url);
+  }
+  const noToken = t.throws(() => loadConfig({ ...production, INTERNAL_TOKEN: "", BETTER_AUTH_URL: "https://auth.clinic.example" })) as ConfigError;
+  t.match(noToken.problems, [/^INTERNAL_TOKEN: required when NODE_ENV=production/]);
+  const config = loadConfig({ ...production, BETTER_AUTH_URL: "https://auth.clinic.example" });
+  t.equal(config.internalToken, "i".repeat(32));
+  t.equal(config.betterAuthUrl, "https://auth.clinic.example");
+  t.ok(loadConfig({ ...secret, NODE_ENV: "development" }), "development asks for neither");
+});
+
+t.test("/metrics takes METRICS_TOKEN when set, else INTERNAL_TOKEN; both are at least 32 characters", async (t) => {
+  const internal = "i".repeat(32);
+  const metrics = "m".repeat(32);
+  t.equal(loadConfig(secret).metricsToken, undefined, "no token: open, as in development");
+  t.equal(loadConfig({ ...secret, INTERNAL_TOKEN: internal }).metricsToken, internal);
+  t.equal(loadConfig({ ...secret, INTERNAL_TOKEN: internal, METRICS_TOKEN: metrics }).metricsToken, metrics, "METRICS_TOKEN wins");
+  t.equal(loadConfig({ ...secret, INTERNAL_TOKEN: internal, METRICS_TOKEN: metrics }).internalToken, internal, "introspection keeps its own");
+  const short = t.throws(() => loadConfig({ ...secret, METRICS_TOKEN: "short" })) as ConfigError;
+  t.match(short.problems, [/^METRICS_TOKEN: must be at least 32 characters/]);
+});
+
 t.test("in development a secret is generated once, kept in a file, with a warning", async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), "temetro-config-")), ".better-auth-secret");
   const warnings: string[] = [];

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { boundedInt, booleanFlag, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
+import { boundedInt, booleanFlag, internalTokenSettings, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 
 /**
  * The mailer's configuration, read once from the environment at boot. It reads only its own
@@ -72,7 +72,7 @@ const deliverySettings = z
   }));
 
 export function loadConfig(env: Environment = process.env) {
-  return readEnvironment(env, [...sharedSettings, smtpSettings, deliverySettings]);
+  return readEnvironment(env, [...sharedSettings, smtpSettings, deliverySettings, internalTokenSettings]);
 }
 
 export type Config = ReturnType<typeof loadConfig>;

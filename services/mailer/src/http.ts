@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import { checkReadiness, createRedis, healthRoutes, redisAnswers, type Logger } from "@temetro/shared";
+import { checkReadiness, createRedis, healthRoutes, metricsRoute, redisAnswers, type Logger } from "@temetro/shared";
 import { createMailerRegistry } from "./metrics.js";
 import type { Mailer } from "./worker.js";
 
@@ -11,15 +11,17 @@ export interface MailerHttpOptions {
   redisUrl: string;
   logger: Logger;
   mailer: Mailer;
+  /** METRICS_TOKEN, else INTERNAL_TOKEN: what a scrape of /metrics must present; unset, /metrics is open. */
+  metricsToken?: string | undefined;
 }
 
 /**
  * The mailer's HTTP listener (MAILER_HTTP_PORT), for Kubernetes' probes and Prometheus only:
  * GET /health/live, GET /health/ready (Redis answers and the worker takes jobs; PostgreSQL is
  * reported, as degraded when down, but never makes it unready; 503 once shutting down) and
- * GET /metrics (Prometheus text).
+ * GET /metrics (Prometheus text; behind the metrics token when one is set).
  */
-export async function buildMailerHttp({ redisUrl, logger, mailer }: MailerHttpOptions): Promise<FastifyInstance> {
+export async function buildMailerHttp({ redisUrl, logger, mailer, metricsToken }: MailerHttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ listener: "http" }),
     // Probes every few seconds: a line per request would drown the emails' lines. Errors are still logged.
@@ -56,10 +58,7 @@ export async function buildMailerHttp({ redisUrl, logger, mailer }: MailerHttpOp
     },
   });
 
-  app.get("/metrics", async (_request, reply) => {
-    reply.type(registry.contentType);
-    return registry.metrics();
-  });
+  await app.register(metricsRoute, { registry, token: metricsToken });
 
   return app;
 }

@@ -1,11 +1,12 @@
 import { databaseSettings } from "./database.js";
+import { internalTokenSettings } from "./internal-tokens.js";
 import { loggingSettings } from "./logging.js";
 import { redisSettings } from "./redis.js";
 import { runtimeSettings } from "./runtime.js";
 import { frontendSettings, hostSettings } from "./server.js";
 
 export * from "./env.js";
-export { databaseSettings, frontendSettings, hostSettings, loggingSettings, redisSettings, runtimeSettings };
+export { databaseSettings, internalTokenSettings, frontendSettings, hostSettings, loggingSettings, redisSettings, runtimeSettings };
 
 /** What every service reads: NODE_ENV, LOG_LEVEL, HOST, DATABASE_URL, REDIS_URL, REDIS_PREFIX, FRONTEND_URL. */
 export const sharedSettings = [runtimeSettings, loggingSettings, hostSettings, databaseSettings, redisSettings, frontendSettings] as const;

@@ -4,11 +4,13 @@ import { tokenLifetimes } from "@temetro/shared";
 import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicPlugins } from "../clinics/better-auth-plugins.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
+import { placeholderAddressesReserved } from "../clinics/placeholder-addresses.js";
 import { accessControl, roles } from "../clinics/roles.js";
+import { clinicSlugRules } from "../clinics/slug-rules.js";
 import { signInLockout } from "../sign-in/lockout.js";
 import { createPasswordHasher } from "../sign-in/password-hasher.js";
 import { MAX_PASSWORD_INPUT_UNITS, passwordRules } from "../sign-in/password-rules.js";
-import { noteLoggedFailure } from "./dependency-failures.js";
+import { betterAuthLogger } from "./better-auth-log.js";
 import type { AuthDeps } from "./deps.js";
 import { displayUsernameIsUsername } from "./display-username.js";
 import { createEmailSenders } from "./email-senders.js";
@@ -42,7 +44,6 @@ export function authOptions({
   invalidate,
   countInvitation,
 }: AuthDeps) {
-  const log = logger.child({ component: "better-auth" });
   const emails = createEmailSenders({ config, pool, enqueueEmail, coverMissingEmail });
   const clinicEntrance = { pool, announce: invalidate, clientIpHeader: CLIENT_IP_HEADER };
 
@@ -53,14 +54,7 @@ export function authOptions({
     basePath: "/api/auth",
     secret: config.betterAuthSecret,
     trustedOrigins: config.trustedOrigins,
-    logger: {
-      level: config.logLevel === "debug" || config.logLevel === "trace" ? "debug" : "warn",
-      log: (level, message, ...logged) => {
-        // A database failure Better Auth only logs (and answers as a 4xx) is noted for the adapter.
-        noteLoggedFailure(logged);
-        log[level]({}, message);
-      },
-    },
+    logger: betterAuthLogger(logger.child({ component: "better-auth" }), config.logLevel),
     // Better Auth answers its own errors (APIError) as responses. Anything else (PostgreSQL
     // restarting, the pool timing out) would become a bare 500; thrown out of the handler instead,
     // it reaches the service's error handler, which answers 503 with Retry-After (plugins/errors.ts).
@@ -120,6 +114,8 @@ export function authOptions({
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
       nameRules(),
       passwordRules(),
+      clinicSlugRules(),
+      placeholderAddressesReserved(),
       displayUsernameIsUsername(),
       usernamePlugin(),
       organization({

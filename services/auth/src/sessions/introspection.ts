@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
+import { bearerTokenCheck } from "@temetro/shared";
 import { mustReplaceInitialPassword } from "../clinics/initial-password.js";
 import { permissionsOf } from "../clinics/roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
@@ -51,16 +51,10 @@ const IntrospectAnswer = Type.Object({
  */
 export default async function introspectRoutes(internal: FastifyInstance, options: { app: FastifyInstance }) {
   const { app } = options;
-  const expectedToken = app.config.internalToken ? digest(app.config.internalToken) : undefined;
+  const presentsToken = app.config.internalToken ? bearerTokenCheck(app.config.internalToken) : undefined;
 
   const requireCallerToken = async (request: FastifyRequest) => {
-    if (!expectedToken) return;
-    const header = request.headers.authorization;
-    const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
-    // Compare digests: constant time, whatever the lengths.
-    if (!presented || !timingSafeEqual(digest(presented), expectedToken)) {
-      throw new HttpError(ErrorCode.INTERNAL_TOKEN_REQUIRED);
-    }
+    if (presentsToken && !presentsToken(request.headers.authorization)) throw new HttpError(ErrorCode.INTERNAL_TOKEN_REQUIRED);
   };
 
   internal.withTypeProvider<TypeBoxTypeProvider>().post(
@@ -108,8 +102,4 @@ const answers = new WeakMap<SessionRecord, { membership: ClinicMembership | null
 /** Sends an answer already serialised by the route's schema (a string is sent as it is). */
 function sendSerialized(reply: FastifyReply, json: string) {
   return reply.type("application/json; charset=utf-8").send(json);
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
 }

@@ -7,6 +7,7 @@ import { refuseUnverifiedSender } from "../refusals.js";
 import { createStaffAccount, setInitialPassword } from "../staff-accounts.js";
 import { refuseBadName } from "../../auth/name-rules.js";
 import { refuseWeakPassword } from "../../sign-in/password-rules.js";
+import { refuseReservedAddress } from "../placeholder-addresses.js";
 import { listStaff } from "../staff-store.js";
 import { actorOf, answerUnlessEmailNotStored, clinicOf, membershipDeps } from "./entrance.js";
 import { MemberUserIdParams, OneStaffMember, RoleName, StaffMemberView, StaffPassword, staffView } from "./schemas.js";
@@ -56,6 +57,7 @@ export default async function staffRoutes(fastify: FastifyInstance) {
       refuseBadName(request.body.name);
       // Judged before an email is counted against the clinic's budget.
       refuseWeakPassword(request.body.password);
+      refuseReservedAddress(request.body.email);
       // An account with an address is emailed: the same rules as an invitation (clinics/invitation-senders.ts).
       if (request.body.email) {
         refuseUnverifiedSender(request.clinicContext.user);

@@ -1,0 +1,47 @@
+import type { BetterAuthPlugin } from "better-auth";
+import { createAuthMiddleware } from "better-auth/api";
+import { betterAuthRefusal, ErrorCode, HttpError } from "../errors.js";
+import { PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
+
+/**
+ * The placeholder domain of staff accounts without an address (staff-store.ts) belongs to the
+ * service alone. An address under it means "this account has no mailbox" (reset-by-username sends
+ * nothing, a staff account is verified without a link): nobody may claim one for themselves, give
+ * one to a staff account, or send an invitation to one, which a staff account holding that
+ * placeholder could accept into another clinic.
+ */
+
+export function isReservedAddress(email: string): boolean {
+  const domain = email.trim().toLowerCase().split("@").pop()!.replace(/\.$/, "");
+  return domain === PLACEHOLDER_EMAIL_DOMAIN || domain.endsWith(`.${PLACEHOLDER_EMAIL_DOMAIN}`);
+}
+
+/** 400 EMAIL_DOMAIN_RESERVED for an address under the placeholder domain (POST /api/staff). */
+export function refuseReservedAddress(email: string | undefined): void {
+  if (email !== undefined && isReservedAddress(email)) throw new HttpError(ErrorCode.EMAIL_DOMAIN_RESERVED);
+}
+
+/** Better Auth's routes that take an address someone will own or be sent to, and where it is in the body. */
+const addressesByPath: Record<string, (body: Record<string, unknown>) => unknown> = {
+  "/sign-up/email": (body) => body.email,
+  "/change-email": (body) => body.newEmail,
+  "/organization/invite-member": (body) => body.email,
+};
+
+export function placeholderAddressesReserved() {
+  return {
+    id: "temetro-placeholder-addresses",
+    hooks: {
+      before: [
+        {
+          matcher: (context: { path?: string }) => context.path !== undefined && Object.hasOwn(addressesByPath, context.path),
+          handler: createAuthMiddleware(async (ctx) => {
+            const body = ctx.body && typeof ctx.body === "object" ? (ctx.body as Record<string, unknown>) : {};
+            const email = addressesByPath[ctx.path]!(body);
+            if (typeof email === "string" && isReservedAddress(email)) throw betterAuthRefusal(ErrorCode.EMAIL_DOMAIN_RESERVED);
+          }),
+        },
+      ],
+    },
+  } satisfies BetterAuthPlugin;
+}
