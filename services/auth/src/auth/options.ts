@@ -5,7 +5,7 @@ import { membershipHooks } from "../clinics/better-auth-hooks.js";
 import { clinicPlugins } from "../clinics/better-auth-plugins.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
 import { accessControl, roles } from "../clinics/roles.js";
-import { signInLockout } from "../sign-in/lockout.js";
+import { accountLockoutKey, signInLockout } from "../sign-in/lockout.js";
 import { createPasswordHasher, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../sign-in/password-hasher.js";
 import { noteLoggedFailure } from "./dependency-failures.js";
 import type { AuthDeps } from "./deps.js";
@@ -73,6 +73,8 @@ export function authOptions({
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
       // The reset password is the owner's own: an admin-set initial one no longer holds them back.
       onPasswordReset: async ({ user }) => {
+        // Following the emailed link proves the mailbox: the owner's way out of a lockout.
+        await accountLockout?.clear(accountLockoutKey(user.id));
         await endInitialPassword(pool, invalidate, user.id);
         await emails.notifyPasswordChanged(user);
       },
@@ -104,6 +106,8 @@ export function authOptions({
     plugins: [
       signInLockout({
         lockout: accountLockout,
+        pool,
+        passwordHasher,
         log: logger.child({ component: "sign-in-lockout" }),
         clientIpHeader: CLIENT_IP_HEADER,
         onLockoutStarted: emails.notifyLockout,
