@@ -14,6 +14,7 @@ import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { nameRules } from "./name-rules.js";
 import { requestHooks } from "./request-hooks.js";
+import { resetRequestCover } from "./reset-request-cover.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
 import { verificationOwnership } from "./verification-ownership.js";
@@ -114,6 +115,7 @@ export function authOptions({
         recordOutcome: recordSignInOutcome,
       }),
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
+      resetRequestCover({ linkLifetimeSeconds: tokenLifetimes.resetPasswordSeconds }),
       nameRules(),
       displayUsernameIsUsername(),
       usernamePlugin(),
