@@ -120,14 +120,29 @@ export class AccountLockout {
     );
   }
 
+  /**
+   * Counts a sign-in refused while locked (for the security log). Its round trip to Redis also
+   * stands in for the one a wrong password's `recordFailure` makes, so a refusal takes as long.
+   */
+  noteRefusal(identifier: string, remainingLockMs: number): Promise<number> {
+    const { refused } = this.keysOf(identifier);
+    return this.counters.run(
+      async (redis) => {
+        const answers = await redis.multi().incr(refused).pexpire(refused, Math.max(1, Math.ceil(remainingLockMs))).exec();
+        return Number(answers?.[0]?.[1] ?? 0);
+      },
+      () => 0,
+    );
+  }
+
   /** Forgets the identifier's failures, level and lockout (a successful sign-in, an admin's lift). */
   clear(identifier: string): Promise<void> {
-    const { failures, level, lock } = this.keysOf(identifier);
+    const { failures, level, lock, refused } = this.keysOf(identifier);
     // Memory too: a lockout counted while Redis was down must not outlive the lift.
     this.local.delete(identifier);
     return this.counters.run(
       async (redis) => {
-        await redis.del(failures, level, lock);
+        await redis.del(failures, level, lock, refused);
       },
       () => undefined,
     );
@@ -137,7 +152,7 @@ export class AccountLockout {
     // Hashed: bounded key length, and no addresses in Redis key names.
     const digest = createHash("sha256").update(identifier).digest("hex").slice(0, 32);
     const base = `${this.counters.keyPrefix}lockout:${digest}`;
-    return { failures: `${base}:failures`, level: `${base}:level`, lock: `${base}:lock` };
+    return { failures: `${base}:failures`, level: `${base}:level`, lock: `${base}:lock`, refused: `${base}:refused` };
   }
 
   private localEntry(identifier: string): LocalEntry | undefined {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Pool } from "pg";
-import { BASE_ERROR_CODES, type BetterAuthPlugin } from "better-auth";
+import { BASE_ERROR_CODES, type AuthContext, type BetterAuthPlugin } from "better-auth";
 import { APIError, createAuthMiddleware, isAPIError } from "better-auth/api";
 import { USERNAME_ERROR_CODES } from "better-auth/plugins/username";
 import { ErrorCode } from "../errors.js";
@@ -11,11 +11,11 @@ import { hashPassword, type PasswordHasher } from "./password-hasher.js";
  * Per-account brute-force protection as a Better Auth plugin, around its two password sign-ins.
  * Before: the email or username is resolved to its account, so both spellings of one account
  * count against one lockout; a locked account is refused with exactly the answer a wrong password
- * gets, after a verification against a decoy hash (the same work, so the same time, as a wrong
- * password). After: a wrong password counts a failure, a success clears the count.
+ * gets, after the same lookup and verification a wrong password costs (so in the same time). After: a wrong password counts a failure, a success clears the count.
  */
 
 type LogMethod = (fields: object, message: string) => void;
+type SignInContext = AuthContext;
 
 export interface SignInLockoutOptions {
   /** Absent where nobody signs in (the migration): the plugin then does nothing. */
@@ -98,13 +98,31 @@ const attempts = new WeakMap<Request, SignInAttempt>();
 export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
   const { lockout, log, pool, passwordHasher } = options;
   const matcher = (context: { path?: string }) => !!lockout && isSignInPath(context.path);
-  // What a locked sign-in verifies against: a hash of nothing anyone knows, made with the
-  // service's own parameters, so the refusal costs what a wrong password's verification does.
+  // What a locked sign-in verifies against when the name has no password: a hash of nothing
+  // anyone knows, with the service's own parameters (Better Auth hashes once for such a name too).
   let decoyHash: Promise<string> | undefined;
-  const verifyAgainstDecoy = async (password: unknown) => {
+
+  /**
+   * A locked sign-in does the work a wrong password does (Better Auth's lookup of the account and
+   * one verification through the bounded hasher), whose outcome is then ignored: the refusal takes
+   * as long as any other, so the time tells nothing about a lockout.
+   */
+  async function checkAsAWrongPasswordWould(
+    context: { internalAdapter: SignInContext["internalAdapter"]; adapter: SignInContext["adapter"] },
+    identifier: SignInIdentifier,
+    password: unknown,
+  ): Promise<void> {
+    let stored: string | null | undefined;
+    if (identifier.kind === "email") {
+      const found = await context.internalAdapter.findUserByEmail(identifier.value, { includeAccounts: true });
+      stored = found?.accounts.find((account) => account.providerId === "credential")?.password;
+    } else {
+      const user = await context.adapter.findOne<{ id: string }>({ model: "user", where: [{ field: "username", value: identifier.value }] });
+      stored = user ? (await context.internalAdapter.findCredentialAccount(user.id))?.password : undefined;
+    }
     decoyHash ??= hashPassword(randomUUID());
-    await passwordHasher.verify({ hash: await decoyHash, password: typeof password === "string" ? password : "" });
-  };
+    await passwordHasher.verify({ hash: stored ?? (await decoyHash), password: typeof password === "string" ? password : "" });
+  }
 
   async function attemptOf(path: SignInPath, body: unknown, request: Request | undefined): Promise<SignInAttempt | undefined> {
     const known = request && attempts.get(request);
@@ -130,7 +148,8 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
             const { remainingLockMs: remainingMs, recorded } = await lockout!.state(attempt.key);
             attempt.recorded = recorded;
             if (remainingMs <= 0) return;
-            await verifyAgainstDecoy((ctx.body as Record<string, unknown>).password);
+            await checkAsAWrongPasswordWould(ctx.context, attempt.identifier, (ctx.body as Record<string, unknown>).password);
+            const refusedWhileLocked = await lockout!.noteRefusal(attempt.key, remainingMs);
             options.recordOutcome?.("locked");
             log.warn(
               {
@@ -138,6 +157,7 @@ export function signInLockout(options: SignInLockoutOptions): BetterAuthPlugin {
                 identifierKind: attempt.identifier.kind,
                 identifierHash: keyHash(attempt.key),
                 lockedForSeconds: Math.ceil(remainingMs / 1000),
+                refusedWhileLocked,
                 client: ctx.headers?.get(options.clientIpHeader),
               },
               "sign-in refused: the account is locked after repeated failures",
