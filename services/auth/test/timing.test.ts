@@ -72,3 +72,31 @@ t.test("a reset request for a real account takes as long as one for an unknown a
   t.comment(describeComparison(comparison));
   t.ok(Math.abs(comparison.shiftMs) <= comparison.toleranceMs, `known vs unknown reset: ${describeComparison(comparison)}`);
 });
+
+t.test("a reset request writes the same rows whether or not the account exists, on every reset route", async (t) => {
+  const [a, b] = await twoReplicas(t);
+  const known = await signUp(a, { username: uniqueUsername("desk") });
+  const redirectTo = "http://localhost:3000/reset-password";
+  const count = async (table: string) => Number((await a.pg.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  const written = async (send: () => Promise<LightMyRequestResponse>) => {
+    const before = { verification: await count("verification"), outbox: await count("email_outbox") };
+    expectStatus(await send(), 200);
+    return { verification: (await count("verification")) - before.verification, outbox: (await count("email_outbox")) - before.outbox };
+  };
+  // The relay must not take outbox rows away while rows are counted.
+  await a.emailOutbox.stop();
+  await b.emailOutbox.stop();
+  for (const [route, payload] of [
+    ["/api/auth/request-password-reset", (email: string) => ({ email, redirectTo })],
+    ["/api/auth/forget-password", (email: string) => ({ email, redirectTo })],
+  ] as const) {
+    const forKnown = await written(() => b.inject({ method: "POST", url: route, payload: payload(known.email) }));
+    const forUnknown = await written(() => b.inject({ method: "POST", url: route, payload: payload(uniqueEmail("nobody")) }));
+    t.same(forKnown, { verification: 1, outbox: 1 }, `${route}: a real account gets a link and an email`);
+    t.same(forUnknown, forKnown, `${route}: an unknown address costs the same writes`);
+  }
+  const byUsername = (username: string) => b.inject({ method: "POST", url: "/api/auth-helpers/reset-by-username", payload: { username } });
+  const forKnown = await written(() => byUsername(known.username!));
+  t.same(forKnown, { verification: 1, outbox: 1 });
+  t.same(await written(() => byUsername(uniqueUsername("nobody"))), forKnown, "reset-by-username: an unknown name costs the same writes");
+});
