@@ -51,7 +51,7 @@ t.test("ten failures from many addresses on two replicas lock the account; the r
   const refused = await signInAs(b, email, PASSWORD);
   t.equal(refused.statusCode, 401);
   t.equal(refused.json().code, "INVALID_EMAIL_OR_PASSWORD");
-  // One verification (against a decoy hash), as a wrong password costs: the time tells nothing.
+  // One verification, as a wrong password costs: the time tells nothing.
   t.equal(b.passwordHasher.completed, hashesBefore + 1, "the refusal costs one verification, like a wrong password");
   t.equal((await signInAs(a, email.toUpperCase(), PASSWORD)).statusCode, 401, "the identifier is normalised");
 });
