@@ -2,7 +2,7 @@ import type { Pool } from "pg";
 import type { EmailJob } from "@temetro/shared";
 import type { Config } from "../config.js";
 import { isPlaceholderEmail } from "../clinics/staff-store.js";
-import type { SignInIdentifier } from "../sign-in/lockout.js";
+import type { LockedAccount } from "../sign-in/lockout.js";
 
 /**
  * Every email Better Auth's flows produce, as the senders its options take. Each only stores the
@@ -56,9 +56,9 @@ export function createEmailSenders({ config, pool, enqueueEmail, coverMissingEma
       }),
 
     /** Tells an account's owner that sign-in is locked, and where to reset the password. */
-    async notifyLockout(identifier: SignInIdentifier, lockedUntil: Date): Promise<void> {
-      const column = identifier.kind === "email" ? "email" : "username";
-      const { rows } = await pool.query<Recipient>(`SELECT "email", "name" FROM "user" WHERE "${column}" = $1`, [identifier.value]);
+    async notifyLockout(account: LockedAccount, lockedUntil: Date): Promise<void> {
+      // The same read for an unknown name (an id no row has) as for a real account.
+      const { rows } = await pool.query<Recipient>(`SELECT "email", "name" FROM "user" WHERE "id" = $1`, [account.userId ?? ""]);
       const owner = rows[0];
       // An unknown identifier: nobody to tell, but the same write, so the answer that starts a
       // lockout takes as long for an unknown account as for a real one.

@@ -7,7 +7,7 @@ import { endInitialPassword } from "../clinics/initial-password.js";
 import { placeholderAddressesReserved } from "../clinics/placeholder-addresses.js";
 import { accessControl, roles } from "../clinics/roles.js";
 import { clinicSlugRules } from "../clinics/slug-rules.js";
-import { signInLockout } from "../sign-in/lockout.js";
+import { accountLockoutKey, signInLockout } from "../sign-in/lockout.js";
 import { createPasswordHasher } from "../sign-in/password-hasher.js";
 import { MAX_PASSWORD_INPUT_UNITS, passwordRules } from "../sign-in/password-rules.js";
 import { betterAuthLogger } from "./better-auth-log.js";
@@ -18,6 +18,7 @@ import { jwtTokens } from "./jwt-claims.js";
 import { nameRules } from "./name-rules.js";
 import { requestHooks } from "./request-hooks.js";
 import { endResetLinks } from "./reset-links.js";
+import { resetRequestCover } from "./reset-request-cover.js";
 import { clinicSchema, usernamePlugin, userFields } from "./schema.js";
 import { sessionHooks } from "./session-hooks.js";
 import { verificationOwnership } from "./verification-ownership.js";
@@ -71,6 +72,8 @@ export function authOptions({
       password: { hash: passwordHasher.hash, verify: passwordHasher.verify },
       // The reset password is the owner's own: an admin-set initial one no longer holds them back.
       onPasswordReset: async ({ user }) => {
+        // Following the emailed link proves the mailbox: the owner's way out of a lockout.
+        await accountLockout?.clear(accountLockoutKey(user.id));
         await endInitialPassword(pool, invalidate, user.id);
         await endResetLinks(pool, user.id);
         await emails.notifyPasswordChanged(user);
@@ -106,12 +109,15 @@ export function authOptions({
     plugins: [
       signInLockout({
         lockout: accountLockout,
+        pool,
+        passwordHasher,
         log: logger.child({ component: "sign-in-lockout" }),
         clientIpHeader: CLIENT_IP_HEADER,
         onLockoutStarted: emails.notifyLockout,
         recordOutcome: recordSignInOutcome,
       }),
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
+      resetRequestCover({ linkLifetimeSeconds: tokenLifetimes.resetPasswordSeconds }),
       nameRules(),
       passwordRules(),
       clinicSlugRules(),

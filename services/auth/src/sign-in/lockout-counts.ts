@@ -17,7 +17,9 @@ const LEVEL_MEMORY_MS = 24 * 3600 * 1000;
 /** Identifiers a replica remembers while Redis is down (oldest forgotten first). */
 const LOCAL_CAPACITY = 10_000;
 
-// One atomic step per failure, so replicas racing on one account agree on the count.
+// One atomic step per failure, so replicas racing on one account agree on the count. A lockout
+// starts a fresh count: once it expires, only another full run of `threshold` failures locks
+// again (for twice as long: the level is remembered), never a single mistyped password.
 // KEYS: failures, level, lock. ARGV: window ms, threshold, base ms, max ms, level memory ms.
 const recordFailureScript = `
 local failures = redis.call('INCR', KEYS[1])
@@ -27,6 +29,7 @@ local level = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 local lockMs = math.min(tonumber(ARGV[3]) * 2 ^ (level - 1), tonumber(ARGV[4]))
 redis.call('SET', KEYS[3], level, 'PX', lockMs)
+redis.call('DEL', KEYS[1])
 return {failures, level, lockMs}
 `;
 
@@ -52,10 +55,11 @@ interface LocalEntry {
 }
 
 /**
- * Failed sign-ins counted per normalised identifier (`email:…` or `username:…`), in Redis so that
- * every replica and every client address add to one count. After `threshold` failures within the
- * window, each further failure locks the identifier for a back-off that doubles with every lockout
- * (base, 2×base, 4×base, … up to the maximum). A successful sign-in or an admin clears it all.
+ * Failed sign-ins counted per account (see `lockoutKey` in lockout.ts), in Redis so that every
+ * replica and every client address add to one count. The `threshold`-th failure within the window
+ * locks the account for a back-off that doubles with every lockout (base, 2×base, 4×base, … up to
+ * the maximum) and starts the count afresh. A successful sign-in, a completed password reset or an
+ * admin's lift clears it all.
  */
 export class AccountLockout {
   private readonly local = new Map<string, LocalEntry>();
@@ -116,14 +120,29 @@ export class AccountLockout {
     );
   }
 
+  /**
+   * Counts a sign-in refused while locked (for the security log). Its round trip to Redis also
+   * stands in for the one a wrong password's `recordFailure` makes, so a refusal takes as long.
+   */
+  noteRefusal(identifier: string, remainingLockMs: number): Promise<number> {
+    const { refused } = this.keysOf(identifier);
+    return this.counters.run(
+      async (redis) => {
+        const answers = await redis.multi().incr(refused).pexpire(refused, Math.max(1, Math.ceil(remainingLockMs))).exec();
+        return Number(answers?.[0]?.[1] ?? 0);
+      },
+      () => 0,
+    );
+  }
+
   /** Forgets the identifier's failures, level and lockout (a successful sign-in, an admin's lift). */
   clear(identifier: string): Promise<void> {
-    const { failures, level, lock } = this.keysOf(identifier);
+    const { failures, level, lock, refused } = this.keysOf(identifier);
     // Memory too: a lockout counted while Redis was down must not outlive the lift.
     this.local.delete(identifier);
     return this.counters.run(
       async (redis) => {
-        await redis.del(failures, level, lock);
+        await redis.del(failures, level, lock, refused);
       },
       () => undefined,
     );
@@ -133,7 +152,7 @@ export class AccountLockout {
     // Hashed: bounded key length, and no addresses in Redis key names.
     const digest = createHash("sha256").update(identifier).digest("hex").slice(0, 32);
     const base = `${this.counters.keyPrefix}lockout:${digest}`;
-    return { failures: `${base}:failures`, level: `${base}:level`, lock: `${base}:lock` };
+    return { failures: `${base}:failures`, level: `${base}:level`, lock: `${base}:lock`, refused: `${base}:refused` };
   }
 
   private localEntry(identifier: string): LocalEntry | undefined {
@@ -161,10 +180,12 @@ export class AccountLockout {
     entry.failures += 1;
     if (entry.failures === 1) entry.failuresUntil = now + windowSeconds * 1000;
     if (entry.failures < threshold) return { failures: entry.failures, level: 0, lockedForMs: 0 };
+    const failures = entry.failures;
+    entry.failures = 0;
     entry.level += 1;
     entry.levelUntil = now + LEVEL_MEMORY_MS;
     const lockedForMs = Math.min(baseSeconds * 1000 * 2 ** (entry.level - 1), maxSeconds * 1000);
     entry.lockedUntil = now + lockedForMs;
-    return { failures: entry.failures, level: entry.level, lockedForMs };
+    return { failures, level: entry.level, lockedForMs };
   }
 }

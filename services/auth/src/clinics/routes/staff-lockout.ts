@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { ErrorCode, HttpError } from "../../errors.js";
-import { lockoutKey } from "../../sign-in/lockout.js";
+import { accountLockoutKey } from "../../sign-in/lockout.js";
 import { AuditAction, recordAuditEvent } from "../audit.js";
 import { accountClaimed } from "../refusals.js";
 import { findStaffMember } from "../staff-store.js";
@@ -14,7 +14,7 @@ const LockedMember = Type.Object(
 
 /**
  * DELETE /api/staff/:userId/lockout: an owner or admin (whoever may update members) lifts the
- * sign-in lockout of a member of their active clinic, for both the member's email and username.
+ * sign-in lockout of a member of their active clinic (one for the member's email and username).
  * Answers 204 whether or not a lockout was in force, 404 for anyone outside the clinic, and 403
  * ACCOUNT_CLAIMED (audited) for an account its owner claimed or another clinic shares: no clinic
  * weakens the guessing protection of an account someone uses elsewhere.
@@ -40,9 +40,7 @@ export default async function staffLockoutRoutes(fastify: FastifyInstance) {
         throw accountClaimed();
       }
 
-      // An account without a real address is never locked by email: nobody knows its placeholder.
-      if (member.email) await app.accountLockout.clear(lockoutKey({ kind: "email", value: member.email.toLowerCase() }));
-      if (member.username) await app.accountLockout.clear(lockoutKey({ kind: "username", value: member.username.toLowerCase() }));
+      await app.accountLockout.clear(accountLockoutKey(member.userId));
       request.log.info(
         { securityEvent: "lockout-lifted", userId: request.params.userId, by: actor.id, clinicId: clinic.id },
         "sign-in lockout lifted by a clinic admin",
