@@ -22,6 +22,8 @@ export interface GeneratedRequest {
   cookie: (typeof cookieChoices)[number];
   authorization: (typeof authorizationChoices)[number];
   headers: Record<string, string>;
+  /** Sent over a real socket through Node's HTTP parser, rather than injected. */
+  overSocket: boolean;
 }
 
 const allMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -248,8 +250,9 @@ export function requestFor(route: FuzzRoute, known: KnownValues): fc.Arbitrary<G
       authorization: fc.constantFrom(...authorizationChoices),
       origin: originHeader,
       extra: extraHeaders,
+      overSocket: fc.nat(9).map((draw) => draw === 0),
     })
-    .map(({ method, path, query, body, cookie, authorization, origin, extra }) => ({
+    .map(({ method, path, query, body, cookie, authorization, origin, extra, overSocket }) => ({
       method,
       url: `${path}${query}`,
       contentType: body.contentType,
@@ -257,5 +260,6 @@ export function requestFor(route: FuzzRoute, known: KnownValues): fc.Arbitrary<G
       cookie,
       authorization,
       headers: { ...extra, ...(origin === undefined ? {} : { origin }) },
+      overSocket,
     }));
 }
