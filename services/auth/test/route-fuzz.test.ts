@@ -29,7 +29,23 @@ t.setTimeout(Math.max(300_000, RUNS * 25_000));
  * 500s another change of issue 13 removes (branch `canonical`); until it lands they are not this
  * fuzz's findings. THE LEAD DELETES THIS LIST AT MERGE.
  */
-const KNOWN_UNTIL_CANONICAL_LANDS: { what: string; matches: (request: SentRequest, status: number) => boolean }[] = [];
+const KNOWN_UNTIL_CANONICAL_LANDS: { what: string; matches: (request: SentRequest, answer: Answer | Error) => boolean }[] = [
+  {
+    // Node's parser refuses the request (headers over 16 kB, a byte it does not take) and Fastify's
+    // default clientErrorHandler answers `{ error, message, statusCode }`: canonical's own handler
+    // answers with a code.
+    what: "a request refused by Node's HTTP parser, answered without a code",
+    matches: (request, answer) =>
+      request.overSocket && !(answer instanceof Error) && /^\{"error":"[^"]*","message":"[^"]*","statusCode":4\d\d\}$/.test(answer.body),
+  },
+  {
+    // The same default handler writes its body even to a HEAD request, which the client cannot parse.
+    what: "a HEAD request over 16 kB of headers, answered with a body",
+    matches: (request, answer) =>
+      request.overSocket && request.method === "HEAD" && answer instanceof Error && /Parse Error/.test(answer.message) &&
+      request.url.length + JSON.stringify(request.headers).length > 16 * 1024,
+  },
+];
 
 recordRoutesOfNewInstances();
 
@@ -123,13 +139,16 @@ t.test("no request makes any route answer 5xx, a 4xx without a JSON error body, 
                 personasMayHaveChanged = false;
               }
               const request = concreteRequest(listener.name, generated, persona, owner);
-              const response = await answerOf(listener.app, request);
-              if (response === "unsendable") return;
+              const response = await answerOf(listener.app, request).catch((error: Error) => {
+                if (KNOWN_UNTIL_CANONICAL_LANDS.some((known) => known.matches(request, error))) return "known" as const;
+                throw error;
+              });
+              if (response === "unsendable" || response === "known") return;
               const statusClass = `${String(response.statusCode)[0]}xx`;
               statusClasses.set(statusClass, (statusClasses.get(statusClass) ?? 0) + 1);
               if (response.statusCode < 400 && !["GET", "HEAD", "OPTIONS"].includes(request.method)) personasMayHaveChanged = true;
               const problem = problemWith(request, response);
-              if (problem && !KNOWN_UNTIL_CANONICAL_LANDS.some((known) => known.matches(request, response.statusCode))) {
+              if (problem && !KNOWN_UNTIL_CANONICAL_LANDS.some((known) => known.matches(request, response))) {
                 throw new Error(`${problem}\n${describe(request)}\nanswer: ${response.statusCode} ${excerpt(response.body)}`);
               }
             }),
@@ -229,7 +248,9 @@ function sendOverSocket(app: FastifyInstance, request: SentRequest): Promise<Ans
   return new Promise((resolve, reject) => {
     let outgoing: http.ClientRequest;
     try {
-      outgoing = http.request({ host: "127.0.0.1", port, method: request.method, path: request.url, headers: request.headers });
+      // A connection of its own: what one case leaves on a kept-alive connection is not the next one's answer.
+      const length = request.payload === undefined ? {} : { "content-length": String(Buffer.byteLength(request.payload)) };
+      outgoing = http.request({ host: "127.0.0.1", port, method: request.method, path: request.url, headers: { ...request.headers, ...length }, agent: false });
     } catch {
       return resolve("unsendable");
     }
