@@ -239,6 +239,11 @@ const extraHeaders = fc.dictionary(
   { maxKeys: 3 },
 );
 
+/** One of the choices, some more often than the others (weight 1 unless given). */
+function weighted<T extends string>(choices: readonly T[], weights: Partial<Record<T, number>>): fc.Arbitrary<T> {
+  return fc.oneof(...choices.map((choice) => ({ weight: weights[choice] ?? 1, arbitrary: fc.constant(choice) })));
+}
+
 export function requestFor(route: FuzzRoute, known: KnownValues): fc.Arbitrary<GeneratedRequest> {
   return fc
     .record({
@@ -246,8 +251,10 @@ export function requestFor(route: FuzzRoute, known: KnownValues): fc.Arbitrary<G
       path: pathFor(route, known),
       query: queryFor(route, known),
       body: bodyFor(route, known),
-      cookie: fc.constantFrom(...cookieChoices),
-      authorization: fc.constantFrom(...authorizationChoices),
+      // Mostly the persona's own cookie and no Authorization (internal callers send the token):
+      // what reaches past the sign-in checks is where most handlers are.
+      cookie: weighted(cookieChoices, { persona: 10 }),
+      authorization: weighted(authorizationChoices, { none: 6, "internal-token": 4 }),
       origin: originHeader,
       extra: extraHeaders,
       overSocket: fc.nat(9).map((draw) => draw === 0),
