@@ -3,7 +3,7 @@
 // app (Fastify's routes and Better Auth's endpoints), so a new route is fuzzed without editing this.
 // Most cases are injected; one in ten goes over a real socket, through Node's HTTP parser.
 //
-// FUZZ_RUNS: cases per route and persona (default 12). FUZZ_SEED: the seed (default fixed, so CI
+// FUZZ_RUNS: cases per route and persona (default 16). FUZZ_SEED: the seed (default fixed, so CI
 // repeats itself; printed with every failure). FUZZ_ROUTE: only the routes whose path contains it.
 import { createHash } from "node:crypto";
 import http from "node:http";
@@ -17,7 +17,7 @@ import { createClinic, createStaff, emailTo, PASSWORD, signUp, uniqueEmail, uniq
 import { requestFor, type GeneratedRequest, type KnownValues } from "./fuzz/requests.js";
 import { fastifyRoutesOf, publicRoutesOf, recordRoutesOfNewInstances, type FuzzRoute } from "./fuzz/routes.js";
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 16);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const ROUTE_FILTER = process.env.FUZZ_ROUTE ?? "";
 /** An answer slower than this is a hang (a sign-up hashes once, in milliseconds). */
