@@ -5,12 +5,24 @@
  */
 const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Whether any string in a parsed body (object keys included) is unstorable. */
+/**
+ * Whether any string in a parsed body (object keys included) is unstorable. Walks with a list,
+ * not recursion: a 64 kB body can nest arrays 30,000 deep, past the call stack (a 500).
+ */
 export function hasUnstorableText(value: unknown): boolean {
-  if (typeof value === "string") return unstorable.test(value);
-  if (Array.isArray(value)) return value.some(hasUnstorableText);
-  if (value && typeof value === "object") {
-    return Object.entries(value).some(([key, item]) => unstorable.test(key) || hasUnstorableText(item));
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === "string") {
+      if (unstorable.test(item)) return true;
+    } else if (Array.isArray(item)) {
+      pending.push(...item);
+    } else if (item && typeof item === "object") {
+      for (const [key, field] of Object.entries(item)) {
+        if (unstorable.test(key)) return true;
+        pending.push(field);
+      }
+    }
   }
   return false;
 }

@@ -197,3 +197,31 @@ t.test("fields that name nothing to store are a 400, not a failed query", async 
   t.equal(renamed.json().id, clinic.id);
   t.equal(renamed.json().name, "Renamed Clinic");
 });
+
+t.test("an OPTIONS request that is no CORS preflight is a 400 BAD_REQUEST in JSON", async (t) => {
+  const { app } = await buildTestApp(t);
+  for (const headers of [{}, { origin: "http://localhost:3000" }, { "access-control-request-method": "POST" }]) {
+    const response = await app.inject({ method: "OPTIONS", url: "/api/auth/sign-in/email", headers });
+    t.equal(response.statusCode, 400, JSON.stringify(headers));
+    t.equal(response.json().code, "BAD_REQUEST");
+  }
+});
+
+t.test("JSON nested thousands deep is an ordinary 400, and a NUL deep inside is still found", async (t) => {
+  const { app } = await buildTestApp(t);
+  const { cookie } = await signUp(app);
+  const depth = 20_000;
+  for (const url of ["/api/auth/sign-in/email", "/api/auth/organization/has-permission", "/api/auth-helpers/reset-by-username"]) {
+    const deep = await app.inject({ method: "POST", url, headers: { ...json, cookie }, payload: `{"x":${"[".repeat(depth)}${"]".repeat(depth)}}` });
+    t.equal(deep.statusCode, 400, url);
+    t.equal(deep.json().code, "VALIDATION_ERROR");
+    const hidden = await app.inject({
+      method: "POST",
+      url,
+      headers: { ...json, cookie },
+      payload: `{"x":${"[".repeat(depth)}"a\\u0000b"${"]".repeat(depth)}}`,
+    });
+    t.equal(hidden.statusCode, 400, url);
+    t.equal(hidden.json().code, "INVALID_TEXT");
+  }
+});

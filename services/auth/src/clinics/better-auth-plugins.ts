@@ -7,6 +7,7 @@ import { initialPasswordGate } from "./initial-password-gate.js";
 import type { CountInvitation } from "./invitation-limits.js";
 import { invitationSenders } from "./invitation-senders.js";
 import { memberEmails } from "./member-emails.js";
+import { memberListQuery } from "./member-list-query.js";
 import { reInviteAudit } from "./re-invite-audit.js";
 import type { SecurityLog } from "./refusal-audit.js";
 
@@ -27,6 +28,7 @@ export function clinicPlugins(deps: {
   return [
     initialPasswordGate({ ...entrance, log: deps.log }),
     clinicReads({ ...entrance, log: deps.log }),
+    memberListQuery(),
     memberEmails(entrance),
     reInviteAudit(entrance),
     clinicMembership(entrance),
