@@ -57,8 +57,17 @@ export function redactUrl(url: string): string {
     .split("&")
     .map((pair) => {
       const key = pair.split("=", 1)[0]!;
-      return secretQueryKeys.has(key) ? `${key}=[redacted]` : pair;
+      // Judged as the server reads it: `%74oken` and `to+ken` spellings name `token` too.
+      return secretQueryKeys.has(decodedKey(key)) ? `${key}=[redacted]` : pair;
     })
     .join("&");
   return `${path}?${query}`;
+}
+
+function decodedKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, " "));
+  } catch {
+    return key;
+  }
 }

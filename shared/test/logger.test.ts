@@ -3,6 +3,9 @@ import t from "tap";
 import { createLogger, redactUrl } from "../src/logger.js";
 
 t.test("redactUrl hides tokens in paths and queries, keeps the rest", async (t) => {
+  t.equal(redactUrl("/api/auth/verify-email?%74oken=secret1&x=1"), "/api/auth/verify-email?%74oken=[redacted]&x=1", "an encoded key is judged decoded");
+  t.equal(redactUrl("/api/auth/get-invitation?%69d=secret2"), "/api/auth/get-invitation?%69d=[redacted]");
+  t.equal(redactUrl("/x?%E0%A4%A=1"), "/x?%E0%A4%A=1", "an undecodable key is kept as sent");
   t.equal(redactUrl("/api/auth/reset-password/abc123?callbackURL=http://x/reset"), "/api/auth/reset-password/[redacted]?callbackURL=http://x/reset");
   t.equal(redactUrl("/api/auth/verify-email?token=eyJhbGc&callbackURL=%2F"), "/api/auth/verify-email?token=[redacted]&callbackURL=%2F");
   t.equal(redactUrl("/api/auth/organization/get-invitation?id=inv123"), "/api/auth/organization/get-invitation?id=[redacted]");

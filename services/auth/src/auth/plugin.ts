@@ -1,10 +1,13 @@
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
+import { EvenTiming } from "./even-timing.js";
 import { createAuth, type Auth } from "./options.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     auth: Auth;
+    /** Sign-in refusals and reset requests leave as late as most recent ones (even-timing.ts). */
+    evenTiming: EvenTiming;
   }
 }
 
@@ -23,6 +26,7 @@ export default fp(
       countInvitation: app.countInvitation,
     });
     app.decorate("auth", auth);
+    app.decorate("evenTiming", new EvenTiming());
   },
   { name: "better-auth", dependencies: ["db", "email-queue", "account-lockout", "metrics", "sessions", "password-hashing", "invitation-limits"] },
 );

@@ -28,6 +28,7 @@ export default async function authHelperRoutes(app: FastifyInstance) {
     "/reset-by-username",
     { schema: { body: ResetByUsernameBody, response: { 200: ResetRequested } } },
     async (request, reply) => {
+      const startedAt = app.evenTiming.start();
       const user = await findUserByUsername(app.pg, request.body.username);
       // An account without a real address has nowhere to receive a link: treated as unknown.
       const email =
@@ -45,6 +46,7 @@ export default async function authHelperRoutes(app: FastifyInstance) {
         if (error instanceof EmailNotStoredError) return sendEmailNotStored(reply);
         throw error;
       }
+      await app.evenTiming.hold("reset-request", startedAt);
       return { ok: true };
     },
   );

@@ -3,6 +3,7 @@ import { ErrorCode } from "../errors.js";
 import { sendError } from "../plugins/errors.js";
 import { pathOf } from "../request-path.js";
 import { isHashingRequest, sendHashingBusy } from "../sign-in/hashing-admission.js";
+import type { EvenedAnswer } from "./even-timing.js";
 import { askBetterAuth, finishAnswer, type BetterAuthAnswer } from "./handler-call.js";
 import { bodyRequiredPaths, inspectBody } from "./request-body.js";
 import { answerGetSession, createSessionAnswers } from "./session-answers.js";
@@ -51,6 +52,7 @@ async function handleWithBetterAuth(
     // at all would be a TypeError deep inside (500).
     return sendError(reply, 400, ErrorCode.VALIDATION_ERROR, "A JSON object body is required");
   }
+  const startedAt = app.evenTiming.start();
   let answer: BetterAuthAnswer;
   if (!isHashingRequest(request)) {
     answer = await askBetterAuth(app, publicOrigin, request, pathOverride);
@@ -61,5 +63,15 @@ async function handleWithBetterAuth(
     if (!admitted) return sendHashingBusy(request, reply, app.metrics.signIns);
     answer = admitted.value;
   }
+  const evened = evenedAnswer(pathOf(pathOverride ?? request.url), answer.status);
+  if (evened) await app.evenTiming.hold(evened, startedAt);
   return finishAnswer(request, reply, answer);
+}
+
+/** Which answers must not tell by their timing which case they are (auth/even-timing.ts). */
+function evenedAnswer(path: string, status: number): EvenedAnswer | undefined {
+  // Locked, unknown and wrong all answer 401: only the refusal is evened, a success tells nothing new.
+  if ((path === "/api/auth/sign-in/email" || path === "/api/auth/sign-in/username") && status === 401) return "sign-in-refusal";
+  if (path === "/api/auth/request-password-reset" && status === 200) return "reset-request";
+  return undefined;
 }

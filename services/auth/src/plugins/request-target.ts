@@ -47,12 +47,18 @@ export const canonicalTargetOptions = {
         ? { error: errorCodes.INVALID_REQUEST_TARGET.message, code: ErrorCode.INVALID_REQUEST_TARGET }
         : { error: reason, code: ErrorCode.BAD_REQUEST };
     // Nothing is logged: the error carries the raw bytes of the request (its cookies included).
-    writeAndClose(socket, status, reason, body);
+    writeAndClose(socket, status, reason, body, isHeadRequest(error));
   },
 };
 
-function writeAndClose(socket: Duplex, status: number, reason: string, body: object) {
-  const text = JSON.stringify(body);
+/** A HEAD request gets no body, even refused: its client would read the body as the next response. */
+function isHeadRequest(error: ConnectionError): boolean {
+  const raw = (error as ConnectionError & { rawPacket?: Buffer }).rawPacket;
+  return raw instanceof Buffer && raw.subarray(0, 5).toString("latin1") === "HEAD ";
+}
+
+function writeAndClose(socket: Duplex, status: number, reason: string, body: object, headOnly = false) {
+  const text = headOnly ? "" : JSON.stringify(body);
   // As Node's own answer to a client error: written, then the connection ends (what follows is unparseable).
   if (socket.writable) {
     socket.write(
