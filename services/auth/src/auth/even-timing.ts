@@ -17,7 +17,7 @@ export type EvenedAnswer = "sign-in-refusal" | "reset-request";
 const WINDOW = 64;
 const QUANTILE = 0.95;
 /** A pathological outlier (a stalled database) never holds later answers longer than this. */
-const MAX_HOLD_MS = 2000;
+const MAX_HOLD_MS = 1000;
 
 export class EvenTiming {
   private readonly recent = new Map<EvenedAnswer, number[]>();
