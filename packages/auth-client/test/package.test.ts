@@ -44,6 +44,9 @@ async function tokenOf(auth: FastifyInstance, cookie: string): Promise<string> {
   return response.json().token as string;
 }
 
+// Two offline installs and two compilations: minutes on a busy machine, more than the suite's 120 s.
+t.setTimeout(360_000);
+
 let packed: PackedClient;
 t.before(() => {
   packed = packClient(t);
