@@ -1,5 +1,4 @@
 import closeWithGrace from "close-with-grace";
-import type { AuthLog } from "@temetro/auth-client/core";
 import { createPrescriptionsServer } from "./app.js";
 
 // Process concerns only: configuration from the environment, a log, listen, graceful close.
@@ -8,9 +7,10 @@ const env = process.env;
 const authInternalUrl = env.AUTH_INTERNAL_URL ?? "http://127.0.0.1:4001";
 const authPublicUrl = env.AUTH_URL ?? "http://localhost:4000";
 
-const line = (level: string) => (fields: { reason: string }, message: string) =>
+// One JSON line per event, as the auth service logs; the client hands it no credential.
+const line = (level: string) => (fields: object, message: string) =>
   process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...fields, message })}\n`);
-const log: AuthLog = { info: line("info"), error: line("error") };
+const log = { info: line("info"), error: line("error") };
 
 const server = createPrescriptionsServer({
   log,
@@ -27,10 +27,10 @@ const server = createPrescriptionsServer({
 });
 
 closeWithGrace({ delay: 10_000 }, async ({ err }) => {
-  if (err) log.error({ reason: err.message }, "closing after an error");
+  if (err) log.error({ err: err.message }, "closing after an error");
   await new Promise((resolve) => server.close(resolve));
 });
 
 const host = env.HOST ?? "127.0.0.1";
 const port = Number(env.PORT ?? 4200);
-server.listen(port, host, () => log.info({ reason: "ready" }, `listening at http://${host}:${port}`));
+server.listen(port, host, () => log.info({ address: `http://${host}:${port}` }, "listening"));
