@@ -15,6 +15,7 @@ COPY packages/test-support/package.json packages/test-support/
 COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
+COPY examples/prescriptions-http/package.json examples/prescriptions-http/
 
 # Runtime dependencies only: no tap, no TypeScript compiler, no tsx or esbuild.
 FROM manifests AS deps

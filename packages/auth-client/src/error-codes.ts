@@ -79,6 +79,18 @@ export const errorCodes = {
   NOT_READY: { status: 503, message: "Not ready" },
   SHUTTING_DOWN: { status: 503, message: "Shutting down" },
   INTERNAL_ERROR: { status: 500, message: "Internal server error" },
+  // Why this client refused a bearer JWT, one code per check (InvalidTokenError.code from
+  // @temetro/auth-client/core). The HTTP answer stays 401 UNAUTHENTICATED and names this code in
+  // its WWW-Authenticate header.
+  TOKEN_MALFORMED: { status: 401, message: "The bearer token is not a well-formed signed JWT" },
+  TOKEN_SIGNATURE_INVALID: {
+    status: 401,
+    message: "The bearer token's signature does not verify with the auth service's published keys and allowed algorithms",
+  },
+  TOKEN_ISSUER_INVALID: { status: 401, message: "The bearer token was issued by another auth service (its iss claim)" },
+  TOKEN_AUDIENCE_INVALID: { status: 401, message: "The bearer token is meant for another audience (its aud claim)" },
+  TOKEN_EXPIRED: { status: 401, message: "The bearer token has expired or was issued too long ago (its exp or iat claim): get a new one" },
+  TOKEN_CLAIMS_INVALID: { status: 401, message: "The bearer token lacks a required claim (sub, iat, exp) or one is not valid yet" },
   /** Sent by this client, never by the auth service: the auth service (or its JWKS) could not be asked. */
   AUTH_UNAVAILABLE: { status: 503, message: "The authentication service is unavailable; try again shortly" },
 } as const satisfies Record<string, { status: number | undefined; message: string }>;

@@ -1,5 +1,5 @@
-import type { FastifyReply } from "fastify";
 import { ErrorCode, errorCodes, type ErrorBody } from "./error-codes.js";
+import type { TokenErrorCode } from "./jwt.js";
 
 /** The codes this client refuses with; their messages are the auth service's own (error-codes.ts). */
 export const AuthErrorCode = {
@@ -16,13 +16,15 @@ export interface AuthErrorBody extends ErrorBody {
   code: AuthErrorCode;
 }
 
-/** Why a request was refused; the hooks turn it into the response. */
+/** Why a request was refused; `responseOf` turns it into the HTTP answer. */
 export class AuthRefusal extends Error {
   readonly statusCode: (typeof errorCodes)[AuthErrorCode]["status"];
 
   constructor(
     readonly code: AuthErrorCode,
     message: string = errorCodes[code].message,
+    /** For a refused bearer token: which check it failed (sent in WWW-Authenticate, not in the body). */
+    readonly tokenError?: TokenErrorCode,
   ) {
     super(message);
     this.name = "AuthRefusal";
@@ -33,7 +35,7 @@ export class AuthRefusal extends Error {
 /** A service using this client refuses requests exactly as the auth service does. */
 export const refusals = {
   unauthenticated: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED),
-  invalidToken: () => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "The bearer token is not valid"),
+  invalidToken: (tokenError?: TokenErrorCode) => new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "The bearer token is not valid", tokenError),
   liveSessionRequired: () =>
     new AuthRefusal(AuthErrorCode.UNAUTHENTICATED, "This route needs a live session: send the session cookie (a token is not enough)"),
   noActiveClinic: () => new AuthRefusal(AuthErrorCode.NO_ACTIVE_CLINIC),
@@ -42,14 +44,24 @@ export const refusals = {
   unavailable: () => new AuthRefusal(AuthErrorCode.AUTH_UNAVAILABLE),
 };
 
-/** Answers the refusal directly, whatever error handler the service has. */
-export function sendRefusal(reply: FastifyReply, refusal: AuthRefusal): FastifyReply {
-  if (refusal.statusCode === 503) reply.header("retry-after", "5");
-  if (refusal.statusCode === 401) reply.header("www-authenticate", 'Bearer realm="temetro"');
-  return reply
-    .code(refusal.statusCode)
-    .type("application/json; charset=utf-8")
-    .send({ error: refusal.message, code: refusal.code } satisfies AuthErrorBody);
+/** A refusal as an HTTP answer, whatever framework sends it. */
+export interface RefusalResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: AuthErrorBody;
+}
+
+export function responseOf(refusal: AuthRefusal): RefusalResponse {
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+  if (refusal.statusCode === 503) headers["retry-after"] = "5";
+  if (refusal.statusCode === 401) {
+    // RFC 6750's invalid_token, with the failed check as its description: a caller (or the
+    // developer of one) sees why its token was refused without the body's contract changing.
+    headers["www-authenticate"] = refusal.tokenError
+      ? `Bearer realm="temetro", error="invalid_token", error_description="${refusal.tokenError}"`
+      : 'Bearer realm="temetro"';
+  }
+  return { statusCode: refusal.statusCode, headers, body: { error: refusal.message, code: refusal.code } };
 }
 
 /**

@@ -1,18 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import { AuthRefusal, AuthUnavailableError, refusals, sendRefusal } from "./errors.js";
-import { createIntrospector, type IntrospectionOptions } from "./introspection.js";
-import { createJwtVerifier, InvalidTokenError, type JwtOptions } from "./jwt.js";
-import { grants, type ClinicalPermissionRequest } from "./roles.js";
+import { checkClinic, checkPermission, checkSession, createAuthenticator, type AuthClientOptions } from "./authenticator.js";
+import { AuthRefusal, refusals, responseOf } from "./errors.js";
+import type { ClinicalPermissionRequest } from "./roles.js";
 import type { RequestAuth } from "./types.js";
 
-export interface TemetroAuthOptions extends IntrospectionOptions {
-  /**
-   * Accept `Authorization: Bearer <jwt>` from GET /api/auth/token, checked against the JWKS.
-   * Without it the Authorization header is ignored and only the session cookie counts.
-   */
-  jwt?: JwtOptions | undefined;
-}
+export interface TemetroAuthOptions extends AuthClientOptions {}
 
 export interface TemetroAuth {
   /** Who the request belongs to (null: nobody); resolved once per request. Throws AuthRefusal (401, 503). */
@@ -47,50 +40,20 @@ type ResolvingRequest = FastifyRequest & { [resolving]?: Promise<RequestAuth | n
  * hooks ask the auth service.
  */
 async function temetroAuthPlugin(app: FastifyInstance, options: TemetroAuthOptions) {
-  const introspector = createIntrospector(options);
-  const verifyJwt = options.jwt ? createJwtVerifier(options.jwt) : undefined;
-
-  async function authenticate(request: FastifyRequest): Promise<RequestAuth | null> {
-    return refusingFailures(request, () => {
-      const bearer = verifyJwt ? bearerOf(request.headers.authorization) : undefined;
-      // A bearer token presented decides alone: a bad one is refused, never traded for the cookie.
-      if (bearer !== undefined) return verifyJwt!(bearer);
-      return introspector.fromCookie(request.headers.cookie);
-    });
-  }
-
-  async function refusingFailures(request: FastifyRequest, resolve: () => Promise<RequestAuth | null>): Promise<RequestAuth | null> {
-    try {
-      return await resolve();
-    } catch (error) {
-      if (error instanceof InvalidTokenError) {
-        request.log.info({ reason: error.reason }, "bearer token refused");
-        throw refusals.invalidToken();
-      }
-      if (error instanceof AuthUnavailableError) {
-        // The reason names what failed, never the credential.
-        request.log.error({ reason: error.reason }, "auth service unavailable");
-        throw refusals.unavailable();
-      }
-      request.log.error({ reason: (error as Error | null)?.name ?? "unknown" }, "auth client failed");
-      throw refusals.unavailable();
-    }
-  }
+  const authenticator = createAuthenticator(options);
 
   app.decorateRequest("auth", undefined);
   app.decorate("temetroAuth", {
     resolve(request) {
       const pending = request as ResolvingRequest;
-      pending[resolving] ??= authenticate(request).then((auth) => (request.auth = auth));
+      pending[resolving] ??= authenticator.authenticate(request.headers, request.log).then((auth) => (request.auth = auth));
       return pending[resolving];
     },
     resolveLive(request) {
       const pending = request as ResolvingRequest;
       if (pending[resolvedLive]) return pending[resolving]!;
       pending[resolvedLive] = true;
-      pending[resolving] = refusingFailures(request, () => introspector.fromCookie(request.headers.cookie, { fresh: true })).then(
-        (auth) => (request.auth = auth),
-      );
+      pending[resolving] = authenticator.authenticateLive(request.headers, request.log).then((auth) => (request.auth = auth));
       return pending[resolving];
     },
   } satisfies TemetroAuth);
@@ -99,12 +62,10 @@ async function temetroAuthPlugin(app: FastifyInstance, options: TemetroAuthOptio
 export const temetroAuth = fp(temetroAuthPlugin, { fastify: "5.x", name: "@temetro/auth-client" });
 export default temetroAuth;
 
-function bearerOf(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const [scheme, token, ...rest] = header.trim().split(/\s+/);
-  if (scheme?.toLowerCase() !== "bearer") return undefined;
-  // "Bearer" with nothing (or more than one thing) after it is still a bearer credential: a bad one.
-  return rest.length === 0 && token ? token : "";
+/** Answers the refusal directly, whatever error handler the service has. */
+function sendRefusal(reply: FastifyReply, refusal: AuthRefusal): FastifyReply {
+  const { statusCode, headers, body } = responseOf(refusal);
+  return reply.code(statusCode).headers(headers).send(body);
 }
 
 /** Runs a check on the resolved auth; answers the refusal itself (401/403/503) when it fails. */
@@ -121,23 +82,11 @@ function guard(check: (auth: RequestAuth | null) => void, live = false): onReque
   };
 }
 
-function sessionOf(auth: RequestAuth | null): RequestAuth {
-  if (!auth) throw refusals.unauthenticated();
-  return auth;
-}
-
-function clinicOf(auth: RequestAuth | null) {
-  const known = sessionOf(auth);
-  if (!known.clinic) throw refusals.noActiveClinic();
-  if (known.via === "session" && known.user.mustChangePassword) throw refusals.passwordChangeRequired();
-  return known.clinic;
-}
-
 /** Fills `request.auth` (null without valid credentials) and refuses nothing but an outage (503). */
 export const authenticate: onRequestAsyncHookHandler = guard(() => {});
 
 /** 401 UNAUTHENTICATED without a valid session cookie or bearer token. */
-export const requireSession: onRequestAsyncHookHandler = guard(sessionOf);
+export const requireSession: onRequestAsyncHookHandler = guard(checkSession);
 
 /**
  * For sensitive writes: 401 UNAUTHENTICATED unless the request's session cookie belongs to a session
@@ -153,11 +102,9 @@ export const requireLiveSession: onRequestAsyncHookHandler = guard((auth) => {
  * requireSession, then 403 NO_ACTIVE_CLINIC without an active clinic the user is a member of, and
  * 403 PASSWORD_CHANGE_REQUIRED while an admin-set initial password has not been replaced.
  */
-export const requireClinic: onRequestAsyncHookHandler = guard(clinicOf);
+export const requireClinic: onRequestAsyncHookHandler = guard(checkClinic);
 
 /** requireClinic, then 403 FORBIDDEN unless the role grants every action asked, e.g. `{ patient: ["read"] }`. */
 export function requirePermission(permission: ClinicalPermissionRequest): onRequestAsyncHookHandler {
-  return guard((auth) => {
-    if (!grants(clinicOf(auth).permissions, permission)) throw refusals.forbidden();
-  });
+  return guard((auth) => checkPermission(auth, permission));
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import t, { type Test } from "tap";
+import { createTokenVerifier, errorCodes, InvalidTokenError, type TokenErrorCode } from "../src/core.js";
 import temetroAuth, { requireClinic, requirePermission, requireSession, type TemetroAuthOptions } from "../src/index.js";
 
 const issuer = "http://auth.test";
@@ -80,23 +81,50 @@ t.test("expired, too old, unknown key, another audience or issuer, no subject, g
   const impostor = await keyPair("k1"); // the known kid, another key
   const app = await serviceWith(t, { jwt: { jwksUrl: await serveJwks(t, [key.jwk]), issuer, audience } });
   const now = Math.floor(Date.now() / 1000);
-  const cases: [string, string][] = [
-    ["expired", await sign(key.privateKey, key.kid, {}, { iat: now - 600, exp: now - 300 })],
-    ["issued too long ago", await sign(key.privateKey, key.kid, {}, { iat: now - 3600, exp: now + 3600 })],
-    ["unknown key", await sign(stranger.privateKey, stranger.kid)],
-    ["known kid, wrong key", await sign(impostor.privateKey, impostor.kid)],
-    ["audience", await sign(key.privateKey, key.kid, { aud: "billing" })],
-    ["issuer", await sign(key.privateKey, key.kid, { iss: "http://elsewhere.test" })],
-    ["no subject", await new SignJWT({ clinic: "c" }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setAudience(audience).setIssuer(issuer).setIssuedAt().setExpirationTime("5m").sign(key.privateKey)],
-    ["unsigned (alg none)", `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "u", aud: audience, iss: issuer, exp: now + 60, iat: now })).toString("base64url")}.`],
-    ["HS256", await new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).setAudience(audience).setIssuer(issuer).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode("a-shared-secret-a-shared-secret-32"))],
-    ["not a JWT", "not-a-jwt"],
+  const cases: [string, string, TokenErrorCode][] = [
+    ["expired", await sign(key.privateKey, key.kid, {}, { iat: now - 600, exp: now - 300 }), "TOKEN_EXPIRED"],
+    ["issued too long ago", await sign(key.privateKey, key.kid, {}, { iat: now - 3600, exp: now + 3600 }), "TOKEN_EXPIRED"],
+    ["unknown key", await sign(stranger.privateKey, stranger.kid), "TOKEN_SIGNATURE_INVALID"],
+    ["known kid, wrong key", await sign(impostor.privateKey, impostor.kid), "TOKEN_SIGNATURE_INVALID"],
+    ["audience", await sign(key.privateKey, key.kid, { aud: "billing" }), "TOKEN_AUDIENCE_INVALID"],
+    ["issuer", await sign(key.privateKey, key.kid, { iss: "http://elsewhere.test" }), "TOKEN_ISSUER_INVALID"],
+    ["no subject", await new SignJWT({ clinic: "c" }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setAudience(audience).setIssuer(issuer).setIssuedAt().setExpirationTime("5m").sign(key.privateKey), "TOKEN_CLAIMS_INVALID"],
+    ["not valid yet", await new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setAudience(audience).setIssuer(issuer).setIssuedAt().setNotBefore(now + 600).setExpirationTime("5m").sign(key.privateKey), "TOKEN_CLAIMS_INVALID"],
+    ["unsigned (alg none)", `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "u", aud: audience, iss: issuer, exp: now + 60, iat: now })).toString("base64url")}.`, "TOKEN_SIGNATURE_INVALID"],
+    ["HS256", await new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).setAudience(audience).setIssuer(issuer).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode("a-shared-secret-a-shared-secret-32")), "TOKEN_SIGNATURE_INVALID"],
+    ["not a JWT", "not-a-jwt", "TOKEN_MALFORMED"],
   ];
-  for (const [label, token] of cases) {
+  for (const [label, token, tokenError] of cases) {
     const response = await get(app, "/session", token);
     t.equal(response.statusCode, 401, label);
     t.same(response.json(), { error: "The bearer token is not valid", code: "UNAUTHENTICATED" }, label);
+    t.equal(
+      response.headers["www-authenticate"],
+      `Bearer realm="temetro", error="invalid_token", error_description="${tokenError}"`,
+      `${label}: the header names the failed check`,
+    );
   }
+});
+
+t.test("the core's verifyToken says which check a refused token failed, with the registry's message", async (t) => {
+  const key = await keyPair("k1");
+  const { verifyToken } = createTokenVerifier({ jwksUrl: await serveJwks(t, [key.jwk]), issuer, audience });
+  const now = Math.floor(Date.now() / 1000);
+  for (const [token, code, claim] of [
+    [await sign(key.privateKey, key.kid, {}, { iat: now - 600, exp: now - 300 }), "TOKEN_EXPIRED", "exp"],
+    [await sign(key.privateKey, key.kid, {}, { iat: now - 3600, exp: now + 3600 }), "TOKEN_EXPIRED", "iat"],
+    [await sign(key.privateKey, key.kid, { aud: "billing" }), "TOKEN_AUDIENCE_INVALID", "aud"],
+    [await sign(key.privateKey, key.kid, { iss: "http://elsewhere.test" }), "TOKEN_ISSUER_INVALID", "iss"],
+    [await sign((await keyPair("k1")).privateKey, key.kid), "TOKEN_SIGNATURE_INVALID", undefined],
+  ] as const) {
+    const refused = await verifyToken(token).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    t.type(refused, InvalidTokenError, code);
+    t.match(refused, { code, claim, message: errorCodes[code].message }, code);
+  }
+  t.match(await verifyToken(await sign(key.privateKey, key.kid)), { via: "jwt", user: { id: "user-1" }, clinic: { id: "clinic-1", role: "pharmacy" } });
 });
 
 t.test("the key set unreachable: 503 AUTH_UNAVAILABLE", async (t) => {
