@@ -86,8 +86,8 @@ export const publicApiDocs = fp(
       openapi: {
         ...openapiBase(
           "temetro's authentication service: Better Auth's routes under /api/auth (sign-in, sessions, clinics as organizations), " +
-            "the clinic data routes under /api (behind the clinic guard), and the public helpers. Errors are " +
-            "`{ error, code, message }` with a stable code. Compatibility: see the README's Compatibility section.",
+            "the clinic data routes under /api (behind the clinic guard), and the public helpers. Every error is " +
+            "JSON with a stable `code` (the README's Errors table). Compatibility: see the README's Compatibility section.",
         ),
         servers: [{ url: new URL(app.config.betterAuthUrl).origin }],
         components: {
