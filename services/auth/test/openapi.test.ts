@@ -184,3 +184,10 @@ t.test("a clinic's owner and a stranger read the same document: the documents ho
   t.notMatch(asOwner.body, owner.email, "no address of the caller");
   t.same(asOwner.json(), await documentOf(app, "/api/openapi.json"));
 });
+
+t.test("behind https the document names the server and the __Secure- cookie a sign-in sets there", async (t) => {
+  const { app } = await buildTestApp(t, { env: { BETTER_AUTH_URL: "https://auth.clinic.example" } });
+  const document = (await documentOf(app, "/api/openapi.json")) as Document & { servers: { url: string }[] };
+  t.same(document.servers, [{ url: "https://auth.clinic.example" }]);
+  t.equal(document.components?.securitySchemes?.sessionCookie?.name, "__Secure-better-auth.session_token");
+});
