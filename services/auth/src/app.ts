@@ -21,6 +21,7 @@ import dataRoutes from "./clinics/routes/index.js";
 import invitationLimits from "./clinics/invitation-limits.js";
 import authHelperRoutes from "./auth/reset-by-username.js";
 import authRoutes from "./auth/routes.js";
+import { publicApiDocs } from "./api-docs/plugin.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -97,6 +98,8 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
   });
   await app.register(sessions, { config });
   await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  // Before every route it documents.
+  await app.register(publicApiDocs);
   await app.register(health, { redisUrl: config.redisUrl });
   // Before the rate limits: a request that would hash while every slot is taken is refused
   // before it costs a Redis round trip or a body read.

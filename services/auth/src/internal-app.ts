@@ -5,6 +5,7 @@ import requestTarget, { canonicalTargetOptions } from "./plugins/request-target.
 import textGuard from "./plugins/text-guard.js";
 import metrics from "./plugins/metrics.js";
 import introspectRoutes from "./sessions/introspection.js";
+import { internalApiDocs } from "./api-docs/plugin.js";
 
 /**
  * The cluster-internal listener (INTERNAL_PORT): what other temetro services and Prometheus ask,
@@ -26,6 +27,8 @@ export async function buildInternalApp(app: FastifyInstance): Promise<FastifyIns
   await internal.register(errors);
   await internal.register(textGuard);
   await internal.register(metrics, { metrics: app.metrics });
+  // Before the routes it documents.
+  await internal.register(internalApiDocs);
   await internal.register(introspectRoutes, { app });
   await internal.register(metricsRoute, { registry: app.metrics.registry, token: app.config.metricsToken });
 

@@ -10,6 +10,7 @@ import { clinicSlugRules } from "../clinics/slug-rules.js";
 import { accountLockoutKey, signInLockout } from "../sign-in/lockout.js";
 import { createPasswordHasher } from "../sign-in/password-hasher.js";
 import { MAX_PASSWORD_INPUT_UNITS, passwordRules } from "../sign-in/password-rules.js";
+import { betterAuthSchemaGenerator } from "../api-docs/better-auth-document.js";
 import { betterAuthLogger } from "./better-auth-log.js";
 import type { AuthDeps } from "./deps.js";
 import { displayUsernameIsUsername } from "./display-username.js";
@@ -141,6 +142,8 @@ export function authOptions({
           emails.sendInvitation({ id, email, role, clinicName: clinic.name, inviterName: inviter.user.name }),
       }),
       jwtTokens(config, pool),
+      // GET /api/openapi.json's part for these routes (api-docs/); serves nothing itself.
+      betterAuthSchemaGenerator(),
     ],
   } satisfies BetterAuthOptions;
 }

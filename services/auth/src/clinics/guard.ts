@@ -37,6 +37,10 @@ declare module "fastify" {
 export default fp(
   async (app) => {
     app.decorateRequest("clinicContext", null as unknown as ClinicContext);
+    // The API document (api-docs/) says which routes take the session cookie: the ones guarded here.
+    app.addHook("onRoute", (route) => {
+      route.schema = { ...route.schema, security: [{ sessionCookie: [] }] } as typeof route.schema;
+    });
 
     app.addHook("onRequest", async (request) => {
       // The session directory: PostgreSQL behind a cache that every change invalidates at once.
