@@ -46,7 +46,6 @@ export function createLogger(
       colorize: destination === undefined && process.stdout.isTTY === true,
       translateTime: "SYS:HH:MM:ss.l",
       ignore: "pid,hostname,service",
-      messageFormat: "{service}: {msg}",
     });
     return pino(settings, pretty);
   }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { loadDotEnv, repositoryDotEnv } from "@temetro/shared";
 import { loadConfig } from "@temetro/auth/config";
 import { repositoryRoot } from "@temetro/test-support/auth-app";
@@ -12,7 +12,7 @@ import { startServer } from "@temetro/test-support/auth-process";
 // What a newcomer meets on the first `npm start`: readable logs, settings in a `.env`, links that
 // follow PORT, and a taken port named by its variable.
 
-async function takenPort(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<number> {
+async function takenPort(t: Test): Promise<number> {
   const blocker = createServer();
   blocker.listen(0, "127.0.0.1");
   await once(blocker, "listening");
