@@ -9,3 +9,4 @@ export * from "./token-lifetimes.js";
 export * from "./health.js";
 export * from "./bearer-token.js";
 export * from "./metrics-route.js";
+export * from "./listen-errors.js";

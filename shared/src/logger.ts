@@ -1,4 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
+import pinoPretty from "pino-pretty";
+import type { LogFormat } from "./config/logging.js";
 
 export type { Logger } from "pino";
 
@@ -22,10 +24,14 @@ export const redactedPaths = [
   "token",
 ];
 
-/** A JSON logger with the project's redaction; writes to stdout unless given a destination. */
+/**
+ * A logger with the project's redaction; writes to stdout unless given a destination. JSON unless
+ * `format` is "pretty": then each line is a readable one with its level's name (pino-pretty as a
+ * stream in this thread, so nothing is lost when the process exits at once, as on a bad config).
+ */
 export function createLogger(
   destination: DestinationStream | undefined,
-  options: { level: string; name: string } & LoggerOptions,
+  { format = "json", ...options }: { level: string; name: string; format?: LogFormat } & LoggerOptions,
 ): Logger {
   const settings: LoggerOptions = {
     base: { service: options.name },
@@ -33,6 +39,16 @@ export function createLogger(
     ...options,
     redact: { paths: redactedPaths, censor: "[redacted]" },
   };
+  if (format === "pretty") {
+    const pretty = pinoPretty({
+      destination: destination ?? 1,
+      sync: true,
+      colorize: destination === undefined && process.stdout.isTTY === true,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname,service",
+    });
+    return pino(settings, pretty);
+  }
   return destination ? pino(settings, destination) : pino(settings);
 }
 

@@ -9,12 +9,20 @@ t.test("defaults reach this machine's PostgreSQL and Redis by IP, on every addre
   t.same(readEnvironment({}, sharedSettings), {
     nodeEnv: "development",
     logLevel: "info",
+    // The test's stdout is a pipe, not a terminal: JSON.
+    logFormat: "json",
     host: "0.0.0.0",
     databaseUrl: "postgres://postgres@127.0.0.1:5432/temetro_auth",
     redisUrl: "redis://127.0.0.1:6379",
     redisPrefix: "temetro",
     frontendUrl: "http://localhost:3000",
   });
+});
+
+t.test("LOG_FORMAT picks json or pretty whatever stdout is, and refuses anything else by name", async (t) => {
+  t.equal(readEnvironment({ LOG_FORMAT: "pretty" }, sharedSettings).logFormat, "pretty");
+  t.equal(readEnvironment({ LOG_FORMAT: "json" }, sharedSettings).logFormat, "json");
+  t.throws(() => readEnvironment({ LOG_FORMAT: "text" }, sharedSettings), { message: /LOG_FORMAT: must be json or pretty/ });
 });
 
 t.test("every bad variable of every piece is named with the reason, in one error", async (t) => {

@@ -16,6 +16,10 @@ export const errorCodes = {
   // Sent by both services' /metrics (shared/src/metrics-route.ts).
   METRICS_TOKEN_REQUIRED: { status: 401, message: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>" },
   ACCOUNT_DISABLED: { status: 403, message: "This account has been disabled" },
+  // Who may open an account or a clinic (SIGN_UP, CLINIC_CREATION; services/auth/src/auth/opening-rules.ts).
+  SIGN_UP_CLOSED: { status: 403, message: "Sign-up is closed on this service: an administrator of your clinic creates your account" },
+  SIGN_UP_INVITE_ONLY: { status: 403, message: "Sign-up is by invitation only: ask a clinic to invite this address first" },
+  CLINIC_CREATION_CLOSED: { status: 403, message: "Creating clinics is closed on this service: an administrator creates them" },
 
   // Clinic membership and staff accounts
   MEMBER_NOT_FOUND: { status: 404, message: "No such member in this clinic" },

@@ -42,7 +42,7 @@ const listenerSettings = z
 const accountSettings = z
   .object({
     BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-    BETTER_AUTH_URL: httpUrl.default("http://localhost:4000"),
+    BETTER_AUTH_URL: httpUrl.optional(),
     TRUSTED_ORIGINS: commaList
       .pipe(z.array(z.url({ protocol: /^https?$/, message: "must be a comma-separated list of http(s) origins" })))
       .default([]),
@@ -64,7 +64,7 @@ const accountSettings = z
     /** Empty until the loader settles it (a development secret may be generated). */
     betterAuthSecret: vars.BETTER_AUTH_SECRET ?? "",
     /** Public origin of this service; every link in an email is built from it, never from a request's Host header. */
-    betterAuthUrl: vars.BETTER_AUTH_URL.replace(/\/+$/, ""),
+    betterAuthUrl: vars.BETTER_AUTH_URL?.replace(/\/+$/, ""),
     extraTrustedOrigins: vars.TRUSTED_ORIGINS,
     requireEmailVerification: vars.REQUIRE_EMAIL_VERIFICATION,
     /**
@@ -90,6 +90,21 @@ const invitationSettings = z
     invitationsPerHour: vars.INVITATIONS_PER_HOUR,
   }));
 
+const openingSettings = z
+  .object({
+    SIGN_UP: z.enum(["open", "invite-only", "closed"], { message: "must be open, invite-only or closed" }).default("open"),
+    CLINIC_CREATION: z.enum(["anyone", "verified", "none"], { message: "must be anyone, verified or none" }).default("anyone"),
+  })
+  .transform((vars) => ({
+    /**
+     * Who may create an account with sign-up/email: anyone, only addresses with a pending
+     * invitation, or nobody (accounts then come from a clinic admin or `npm run create-owner`).
+     */
+    signUp: vars.SIGN_UP,
+    /** Who may create a clinic: any signed-in user, those with a verified address, or nobody (`npm run create-owner` only). */
+    clinicCreation: vars.CLINIC_CREATION,
+  }));
+
 export interface LoadConfigOptions {
   /**
    * Where a development secret is kept between runs when BETTER_AUTH_SECRET is unset.
@@ -112,6 +127,7 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
     signInLimitSettings,
     sessionLifetimeSettings,
     invitationSettings,
+    openingSettings,
     internalTokenSettings,
     productionRules,
   ]);
@@ -119,12 +135,36 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
   if (!config.betterAuthSecret) {
     config.betterAuthSecret = developmentSecret(options.devSecretFile ?? defaultDevSecretFile, options.warn);
   }
+  const betterAuthUrl = config.betterAuthUrl ?? developmentUrl(config.port);
+  if (config.betterAuthUrl !== undefined && config.nodeEnv === "development") {
+    const mismatch = portMismatch(config.betterAuthUrl, config.port);
+    if (mismatch) options.warn?.(mismatch);
+  }
   const origin = (url: string) => new URL(url).origin;
   return {
     ...config,
+    betterAuthUrl,
     /** Origins allowed to call the API with credentials: BETTER_AUTH_URL, FRONTEND_URL and TRUSTED_ORIGINS. */
-    trustedOrigins: [...new Set([config.betterAuthUrl, config.frontendUrl, ...extraTrustedOrigins].map(origin))],
+    trustedOrigins: [...new Set([betterAuthUrl, config.frontendUrl, ...extraTrustedOrigins].map(origin))],
   };
+}
+
+/**
+ * Without BETTER_AUTH_URL (development only: production requires it) links and origins follow PORT,
+ * so `PORT=4100 npm start` works without a second variable. PORT=0 (a port picked at listen time)
+ * keeps the usual 4000.
+ */
+function developmentUrl(port: number): string {
+  return `http://localhost:${port === 0 ? 4000 : port}`;
+}
+
+/** A local BETTER_AUTH_URL naming another port than PORT: every emailed link would miss the service. */
+function portMismatch(betterAuthUrl: string, port: number): string | undefined {
+  const url = new URL(betterAuthUrl);
+  if (port === 0 || !["localhost", "127.0.0.1", "[::1]"].includes(url.hostname)) return undefined;
+  const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  if (urlPort === port) return undefined;
+  return `BETTER_AUTH_URL (${url.origin}) names port ${urlPort} but the service listens on PORT ${port}: links in emails will not reach it (unset BETTER_AUTH_URL to follow PORT)`;
 }
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -1,5 +1,5 @@
 import closeWithGrace from "close-with-grace";
-import { loadOrExit } from "@temetro/shared";
+import { listenOn, loadDotEnv, loadOrExit } from "@temetro/shared";
 import { buildApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { buildInternalApp } from "./internal-app.js";
@@ -9,9 +9,14 @@ import { createServiceLogger } from "./logger.js";
 
 // Process concerns only: configuration, logger, dependencies, listen, graceful close.
 
-const bootLogger = createServiceLogger({ logLevel: "info" });
-const config = loadOrExit(() => loadConfig(process.env, { warn: (message) => bootLogger.warn(message) }));
+const dotEnv = loadDotEnv();
+// The loader's warnings (a generated development secret, a BETTER_AUTH_URL off PORT) wait for the
+// logger the configuration chooses (its level, its format).
+const warnings: string[] = [];
+const config = loadOrExit(() => loadConfig(process.env, { warn: (message) => warnings.push(message) }));
 const logger = createServiceLogger(config);
+if (dotEnv) logger.info(`settings read from ${dotEnv} (variables already set win)`);
+for (const warning of warnings) logger.warn(warning);
 
 const unreachable = await findUnreachableDependencies(config);
 if (unreachable.length > 0) {
@@ -38,5 +43,7 @@ closeWithGrace({ delay: config.shutdownDelaySeconds * 1000 + drainMs, logger }, 
   await app.close();
 });
 
-await app.listen({ host: config.host, port: config.port });
-await internal.listen({ host: config.host, port: config.internalPort });
+// A port already taken ends the process (close-with-grace logs the error and closes the pools),
+// with the message naming the variable to change.
+await listenOn(() => app.listen({ host: config.host, port: config.port }), config.port, "PORT");
+await listenOn(() => internal.listen({ host: config.host, port: config.internalPort }), config.internalPort, "INTERNAL_PORT");

@@ -2,9 +2,9 @@ import { createLogger, type Logger } from "@temetro/shared";
 import type { Config } from "./config.js";
 import type { DestinationStream } from "pino";
 
-/** The mailer's JSON logger (the project's redaction); stdout unless given a destination. */
-export function createMailerLogger(config: Pick<Config, "logLevel">, destination?: DestinationStream): Logger {
-  return createLogger(destination, { name: "mailer", level: config.logLevel });
+/** The mailer's logger (JSON, or pretty for a person) (the project's redaction); stdout unless given a destination. */
+export function createMailerLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Config, "logFormat">>, destination?: DestinationStream): Logger {
+  return createLogger(destination, { name: "mailer", level: config.logLevel, format: config.logFormat ?? "json" });
 }
 
 /** Where the mailer sends, fit for the log: never the password of an SMTP URL. */

@@ -1,5 +1,5 @@
 import closeWithGrace from "close-with-grace";
-import { loadOrExit } from "@temetro/shared";
+import { listenOn, loadDotEnv, loadOrExit } from "@temetro/shared";
 import { loadConfig } from "./config.js";
 import { createMailerLogger, describeSmtpTarget } from "./logger.js";
 import { buildMailerHttp } from "./http.js";
@@ -7,8 +7,10 @@ import { startMailer } from "./worker.js";
 
 // Process concerns only: configuration, logger, the worker, its HTTP listener, graceful stop.
 
+const dotEnv = loadDotEnv();
 const config = loadOrExit(() => loadConfig(process.env));
 const logger = createMailerLogger(config);
+if (dotEnv) logger.info(`settings read from ${dotEnv} (variables already set win)`);
 
 if (!config.smtp) {
   if (config.nodeEnv === "production") {
@@ -34,8 +36,9 @@ closeWithGrace({ delay: 30_000, logger }, async ({ signal, err }) => {
   logger.info("mailer stopped");
 });
 
-// A port already taken throws here: close-with-grace logs it, stops the worker and exits 1.
-const address = await http.listen({ host: config.host, port: config.mailerHttpPort });
+// A port already taken throws here, naming MAILER_HTTP_PORT: close-with-grace logs it, stops the
+// worker and exits 1.
+const address = await listenOn(() => http.listen({ host: config.host, port: config.mailerHttpPort }), config.mailerHttpPort, "MAILER_HTTP_PORT");
 logger.info(
   { smtp: describeSmtpTarget(config), concurrency: config.mailerConcurrency, queuePrefix: config.redisPrefix, http: address },
   "mailer started",

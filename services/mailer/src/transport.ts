@@ -63,14 +63,18 @@ function smtpSender(smtp: SmtpConfig, options: SenderOptions): EmailSender {
   };
 }
 
-/** The development default: each email printed to the log, link included, so it can be followed. */
+/**
+ * The development default: each email printed to the log as a person reads it (its text part, the
+ * link on a line of its own), so it can be followed from the terminal. The whole email is the
+ * message: pretty logs show it as it would arrive, a JSON line keeps it in one field.
+ */
 function logSender(logger: Logger): EmailSender {
   return {
     kind: "log",
     async send(email) {
       logger.info(
-        { to: email.to, subject: email.subject, text: email.text },
-        "email printed, not sent (no SMTP configured: set SMTP_URL or SMTP_HOST to send)",
+        { to: email.to, subject: email.subject },
+        ["email printed, not sent (no SMTP configured: set SMTP_URL or SMTP_HOST to send)", "", `To: ${email.to}`, `Subject: ${email.subject}`, "", email.text].join("\n"),
       );
     },
     close: () => {},

@@ -1,6 +1,7 @@
 // The mailer as a process: killed with SIGKILL in the middle of a batch it loses and doubles
 // nothing after a restart; SIGTERM finishes the email in flight and takes no new one.
 import { once } from "node:events";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import t, { type Test } from "tap";
@@ -189,4 +190,45 @@ t.test("SIGTERM while Redis is gone: the mailer stops within its bound instead o
   const [code] = worker.child.exitCode !== null ? [worker.child.exitCode] : await once(worker.child, "exit");
   t.equal(code, 0, "exits cleanly");
   t.ok(Date.now() - started < 29_000, "before the 30 s hard stop of close-with-grace");
+});
+
+t.test("without SMTP and with LOG_FORMAT=pretty the mailer prints each email as text, its link on a line of its own", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const mailer = startCollected(process.execPath, typeScriptEntry(mainPath), {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: config.redisUrl,
+      REDIS_PREFIX: config.redisPrefix,
+      FRONTEND_URL: config.frontendUrl,
+      MAILER_HTTP_PORT: "0",
+      LOG_FORMAT: "pretty",
+    },
+  });
+  t.teardown(() => mailer.child.kill("SIGKILL"));
+  const { email } = await signUp(app);
+  await app.emailOutbox.flush();
+  await waitUntil(() => mailer.output().includes(`To: ${email}`), "the email to be printed", 60_000);
+  const lines = mailer.output().split("\n");
+  t.ok(lines.some((line) => /^\[[\d:.]+\] INFO \(mailer\): email printed, not sent/.test(line)), "a readable log line with its level");
+  t.ok(lines.some((line) => /^\s*Subject: .*temetro/.test(line)), "the subject on its own line");
+  t.ok(
+    lines.some((line) => line.trim().startsWith(`${config.betterAuthUrl}/api/auth/verify-email?token=`) && !line.trim().includes(" ")),
+    "the link alone on its line, ready to click",
+  );
+  t.notOk(lines.some((line) => line.startsWith("{")), "no JSON line");
+});
+
+t.test("a MAILER_HTTP_PORT already in use names the variable to change", async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, "127.0.0.1");
+  await once(blocker, "listening");
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const mailer = startCollected(process.execPath, typeScriptEntry(mainPath), {
+    env: { PATH: process.env.PATH, REDIS_URL: testRedisUrl, HOST: "127.0.0.1", MAILER_HTTP_PORT: String(port) },
+  });
+  t.teardown(() => mailer.child.kill("SIGKILL"));
+  const [code] = await mailer.exited;
+  t.equal(code, 1);
+  t.match(mailer.output(), `port ${port} is already in use: stop what runs there or set MAILER_HTTP_PORT to a free port`);
 });

@@ -6,6 +6,8 @@ import { runtimeSettings } from "./runtime.js";
 import { frontendSettings, hostSettings } from "./server.js";
 
 export * from "./env.js";
+export type { LogFormat } from "./logging.js";
+export { loadDotEnv, repositoryDotEnv } from "./dotenv.js";
 export { databaseSettings, internalTokenSettings, frontendSettings, hostSettings, loggingSettings, redisSettings, runtimeSettings };
 
 /** What every service reads: NODE_ENV, LOG_LEVEL, HOST, DATABASE_URL, REDIS_URL, REDIS_PREFIX, FRONTEND_URL. */

@@ -17,6 +17,7 @@ import { displayUsernameIsUsername } from "./display-username.js";
 import { createEmailSenders } from "./email-senders.js";
 import { jwtTokens } from "./jwt-claims.js";
 import { nameRules } from "./name-rules.js";
+import { openingRules } from "./opening-rules.js";
 import { requestHooks } from "./request-hooks.js";
 import { endResetLinks } from "./reset-links.js";
 import { resetRequestCover } from "./reset-request-cover.js";
@@ -118,6 +119,7 @@ export function authOptions({
         recordOutcome: recordSignInOutcome,
       }),
       ...clinicPlugins({ ...clinicEntrance, log: logger.child({ component: "clinic-boundaries" }), countInvitation }),
+      openingRules({ pool, signUp: config.signUp, clinicCreation: config.clinicCreation }),
       resetRequestCover({ linkLifetimeSeconds: tokenLifetimes.resetPasswordSeconds }),
       nameRules(),
       passwordRules(),
