@@ -38,7 +38,7 @@ t.test("once shutdown begins, ready answers 503 SHUTTING_DOWN without asking the
   app.beginShutdown();
   const ready = await app.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);
-  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN", message: "Shutting down" });
   t.equal(asked, 0);
   t.equal((await app.inject({ method: "GET", url: "/health/live" })).statusCode, 200);
 });

@@ -44,12 +44,13 @@ export const refusals = {
 
 /** Answers the refusal directly, whatever error handler the service has. */
 export function sendRefusal(reply: FastifyReply, refusal: AuthRefusal): FastifyReply {
-  if (refusal.statusCode === 503) reply.header("retry-after", "5");
+  // X-Retry-After is what Better Auth's client reads; Retry-After what everyone else does.
+  if (refusal.statusCode === 503) reply.header("retry-after", "5").header("x-retry-after", "5");
   if (refusal.statusCode === 401) reply.header("www-authenticate", 'Bearer realm="temetro"');
   return reply
     .code(refusal.statusCode)
     .type("application/json; charset=utf-8")
-    .send({ error: refusal.message, code: refusal.code } satisfies AuthErrorBody);
+    .send({ error: refusal.message, code: refusal.code, message: refusal.message } satisfies AuthErrorBody);
 }
 
 /**
