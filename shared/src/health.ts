@@ -47,6 +47,7 @@ const routes: FastifyPluginAsync<HealthRoutesOptions<TProperties>> = async (app,
   const Ready = Type.Object({ status: Type.Union([Type.Literal("ready"), Type.Literal("degraded")]), checks: Checks, ...details });
   const NotReady = Type.Object({
     error: Type.String(),
+    message: Type.String(),
     code: Type.Union([Type.Literal(HealthCode.NOT_READY), Type.Literal(HealthCode.SHUTTING_DOWN)]),
     ...Type.Partial(Type.Object({ checks: Checks, ...details })).properties,
   });
