@@ -187,6 +187,7 @@ t.test("a staff member must replace the initial password before using the data e
   t.same(blocked.json(), {
     error: "Replace the initial password first (POST /api/auth/change-password)",
     code: "PASSWORD_CHANGE_REQUIRED",
+    message: "Replace the initial password first (POST /api/auth/change-password)",
   });
 
   const same = await app.inject({
