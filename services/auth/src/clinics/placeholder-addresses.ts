@@ -1,7 +1,7 @@
 import type { BetterAuthPlugin } from "better-auth";
 import { createAuthMiddleware } from "better-auth/api";
 import { betterAuthRefusal, ErrorCode, HttpError } from "../errors.js";
-import { PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
+import { isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
 
 /**
  * The placeholder domain of staff accounts without an address (staff-store.ts) belongs to the
@@ -14,6 +14,14 @@ import { PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
 export function isReservedAddress(email: string): boolean {
   const domain = email.trim().toLowerCase().split("@").pop()!.replace(/\.$/, "");
   return domain === PLACEHOLDER_EMAIL_DOMAIN || domain.endsWith(`.${PLACEHOLDER_EMAIL_DOMAIN}`);
+}
+
+/**
+ * The address an answer shows for an account: `null` for a placeholder, which is no mailbox and
+ * must not look like one (get-session, sign-in, introspection and /api/staff all say `null`).
+ */
+export function shownAddress(email: string): string | null {
+  return isPlaceholderEmail(email) ? null : email;
 }
 
 /** 400 EMAIL_DOMAIN_RESERVED for an address under the placeholder domain (POST /api/staff). */
