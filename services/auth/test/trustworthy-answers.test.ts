@@ -20,11 +20,11 @@ async function internalOf(t: Test, app: FastifyInstance) {
 async function staffWithoutAddress(t: Test) {
   const [a, b] = await buildReplicas(t, 2);
   const owner = await signUp(a!.app);
-  await createClinic(a!.app, owner.cookie);
+  const clinic = await createClinic(a!.app, owner.cookie);
   const staff = await createStaff(a!.app, owner.cookie, { role: "doctor" });
   const signedIn = await signInByUsername(b!.app, staff.username);
   t.equal(signedIn.statusCode, 200);
-  return { a: a!.app, b: b!.app, owner, staff, signedIn, cookie: cookieOf(signedIn) };
+  return { a: a!.app, b: b!.app, owner, clinic, staff, signedIn, cookie: cookieOf(signedIn) };
 }
 
 t.test("change-password answers mustChangePassword: false once the forced change is over", async (t) => {
@@ -43,7 +43,7 @@ t.test("change-password answers mustChangePassword: false once the forced change
 });
 
 t.test("a staff account without an address shows email: null in sign-in, get-session, change-password, introspection and /api/staff", async (t) => {
-  const { a, b, owner, staff, signedIn, cookie } = await staffWithoutAddress(t);
+  const { a, b, owner, clinic, staff, signedIn, cookie } = await staffWithoutAddress(t);
   t.equal(signedIn.json().user.email, null, "sign-in");
   t.notMatch(signedIn.body, placeholder);
 
@@ -64,6 +64,17 @@ t.test("a staff account without an address shows email: null in sign-in, get-ses
   const listed = list.json().staff.find((member: { userId: string }) => member.userId === staff.userId);
   t.equal(listed.email, null, "/api/staff");
   t.notMatch(list.body, placeholder);
+
+  // Better Auth's member lists of the clinic say the same as /api/staff.
+  const members = await b.inject({ method: "GET", url: `/api/auth/organization/list-members?organizationId=${clinic.id}`, headers: { cookie: owner.cookie } });
+  t.equal(members.statusCode, 200);
+  const member = members.json().members.find((entry: { userId: string }) => entry.userId === staff.userId);
+  t.equal(member.user.email, null, "organization/list-members");
+  t.notMatch(members.body, placeholder);
+  const full = await a.inject({ method: "GET", url: `/api/auth/organization/get-full-organization?organizationId=${clinic.id}`, headers: { cookie: owner.cookie } });
+  t.equal(full.statusCode, 200);
+  t.ok(full.json().members.some((entry: { user: { email: unknown } }) => entry.user.email === owner.email), "a real address stays");
+  t.notMatch(full.body, placeholder, "organization/get-full-organization");
 
   const change = await b.inject({
     method: "POST",

@@ -24,6 +24,25 @@ export function shownAddress(email: string): string | null {
   return isPlaceholderEmail(email) ? null : email;
 }
 
+/**
+ * A Better Auth answer with every placeholder `email` (its user, the users of a clinic's members,
+ * at any depth) shown as `null`; the same object when there is none.
+ */
+export function withoutPlaceholderAddresses<T>(value: T): T {
+  if (Array.isArray(value)) {
+    const items = value.map((item) => withoutPlaceholderAddresses(item));
+    return (items.some((item, index) => item !== value[index]) ? items : value) as T;
+  }
+  if (!value || typeof value !== "object" || value instanceof Date) return value;
+  let changed = false;
+  const entries = Object.entries(value).map(([key, field]) => {
+    const shown = key === "email" && typeof field === "string" ? shownAddress(field) : withoutPlaceholderAddresses(field);
+    if (shown !== field) changed = true;
+    return [key, shown];
+  });
+  return changed ? (Object.fromEntries(entries) as T) : value;
+}
+
 /** 400 EMAIL_DOMAIN_RESERVED for an address under the placeholder domain (POST /api/staff). */
 export function refuseReservedAddress(email: string | undefined): void {
   if (email !== undefined && isReservedAddress(email)) throw new HttpError(ErrorCode.EMAIL_DOMAIN_RESERVED);
