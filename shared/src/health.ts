@@ -47,15 +47,16 @@ const routes: FastifyPluginAsync<HealthRoutesOptions<TProperties>> = async (app,
   const Ready = Type.Object({ status: Type.Union([Type.Literal("ready"), Type.Literal("degraded")]), checks: Checks, ...details });
   const NotReady = Type.Object({
     error: Type.String(),
+    message: Type.String(),
     code: Type.Union([Type.Literal(HealthCode.NOT_READY), Type.Literal(HealthCode.SHUTTING_DOWN)]),
     ...Type.Partial(Type.Object({ checks: Checks, ...details })).properties,
   });
   app.get("/health/ready", { schema: { response: { 200: Ready, 503: NotReady } } }, async (request, reply) => {
-    if (shuttingDown) return reply.status(503).send({ error: "Shutting down", code: HealthCode.SHUTTING_DOWN });
+    if (shuttingDown) return reply.status(503).send({ error: "Shutting down", code: HealthCode.SHUTTING_DOWN, message: "Shutting down" });
     const { state, reason, ...body } = await report();
     if (state === "unready") {
       request.log.warn({ checks: body.checks }, "not ready");
-      return reply.status(503).send({ error: reason ?? "Not ready", code: HealthCode.NOT_READY, ...body });
+      return reply.status(503).send({ error: reason ?? "Not ready", code: HealthCode.NOT_READY, message: reason ?? "Not ready", ...body });
     }
     if (state === "degraded") request.log.warn({ checks: body.checks }, "serving degraded: a dependency is unreachable");
     return { status: state, ...body };

@@ -22,7 +22,11 @@ const routes: FastifyPluginAsync<MetricsRouteOptions> = async (app, { registry, 
       return reply
         .status(401)
         .header("www-authenticate", 'Bearer realm="metrics"')
-        .send({ error: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>", code: "METRICS_TOKEN_REQUIRED" });
+        .send({
+          error: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>",
+          code: "METRICS_TOKEN_REQUIRED",
+          message: "Present the metrics token: Authorization: Bearer <METRICS_TOKEN, or INTERNAL_TOKEN>",
+        });
     }
     reply.type(registry.contentType);
     return registry.metrics();

@@ -26,7 +26,7 @@ t.test("unready answers 503 NOT_READY with the reason, the checks and the detail
   const app = await appReporting(t, () => ({ state: "unready", reason: "Not ready: redis unavailable", checks: { redis: "down" }, version: "1.2.3" }));
   const ready = await app.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);
-  t.same(ready.json(), { error: "Not ready: redis unavailable", code: "NOT_READY", checks: { redis: "down" }, version: "1.2.3" });
+  t.same(ready.json(), { error: "Not ready: redis unavailable", code: "NOT_READY", message: "Not ready: redis unavailable", checks: { redis: "down" }, version: "1.2.3" });
 });
 
 t.test("once shutdown begins, ready answers 503 SHUTTING_DOWN without asking the service; live stays 200", async (t) => {
@@ -38,7 +38,7 @@ t.test("once shutdown begins, ready answers 503 SHUTTING_DOWN without asking the
   app.beginShutdown();
   const ready = await app.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);
-  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN", message: "Shutting down" });
   t.equal(asked, 0);
   t.equal((await app.inject({ method: "GET", url: "/health/live" })).statusCode, 200);
 });

@@ -31,7 +31,7 @@ t.test("with a session cookie: 401 without a session, 403 without a clinic or th
 
   const anonymous = await getNotes(notes);
   t.equal(anonymous.statusCode, 401);
-  t.same(anonymous.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED" });
+  t.same(anonymous.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED", message: "Sign in first: no valid session" });
   t.equal((await getNotes(notes, { cookie: "better-auth.session_token=forged.value" })).json().code, "UNAUTHENTICATED");
 
   const loner = await signUp(service.app);
@@ -51,7 +51,7 @@ t.test("with a session cookie: 401 without a session, 403 without a clinic or th
   t.equal(labRead.json().notes.length, 1);
   const labWrite = await postNote(notes, { cookie: lab.cookie });
   t.equal(labWrite.statusCode, 403, "lab may not write patients");
-  t.same(labWrite.json(), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN" });
+  t.same(labWrite.json(), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN", message: "Your role in this clinic does not allow this" });
 
   t.notOk(logText().includes(owner.cookie.split("=")[1]!.slice(0, 20)), "no cookie in the service's log");
 });
@@ -98,7 +98,7 @@ t.test("with a JWT from /api/auth/token: the same answers, permissions from the 
   const tampered = ownerToken.slice(0, -4) + (ownerToken.endsWith("AAAA") ? "BBBB" : "AAAA");
   const refused = await getNotes(notes, { ...bearer(tampered), cookie: owner.cookie });
   t.equal(refused.statusCode, 401);
-  t.same(refused.json(), { error: "The bearer token is not valid", code: "UNAUTHENTICATED" });
+  t.same(refused.json(), { error: "The bearer token is not valid", code: "UNAUTHENTICATED", message: "The bearer token is not valid" });
   t.equal((await getNotes(notes, { authorization: "Bearer" })).statusCode, 401, "an empty bearer is refused");
   t.notOk(logText().includes(ownerToken.split(".")[2]!), "no token in the service's log");
 });
@@ -192,7 +192,7 @@ t.test("the auth service unreachable, hanging or its key set gone: 503 AUTH_UNAV
     for (const headers of [{ cookie: owner.cookie }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
       const response = await getNotes(notes, headers);
       t.equal(response.statusCode, 503, `${label}: ${Object.keys(headers)[0]}`);
-      t.same(response.json(), { error: "The authentication service is unavailable; try again shortly", code: "AUTH_UNAVAILABLE" });
+      t.same(response.json(), { error: "The authentication service is unavailable; try again shortly", code: "AUTH_UNAVAILABLE", message: "The authentication service is unavailable; try again shortly" });
       t.equal(response.headers["retry-after"], "5");
     }
     t.match(logText(), /auth service unavailable/);

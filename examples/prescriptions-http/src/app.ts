@@ -128,10 +128,10 @@ export function createPrescriptionsServer({ auth, log }: PrescriptionsServerOpti
         return sendJson(response, statusCode, body, headers);
       }
       if (error instanceof BadRequest) {
-        return sendJson(response, error.statusCode, { error: error.message, code: error.code } satisfies ErrorBody);
+        return sendJson(response, error.statusCode, { error: error.message, code: error.code, message: error.message } satisfies ErrorBody);
       }
       log.error({ reason: (error as Error | null)?.name ?? "unknown" }, "request failed");
-      sendJson(response, 500, { error: errorCodes.INTERNAL_ERROR.message, code: "INTERNAL_ERROR" } satisfies ErrorBody);
+      sendJson(response, 500, { error: errorCodes.INTERNAL_ERROR.message, code: "INTERNAL_ERROR", message: errorCodes.INTERNAL_ERROR.message } satisfies ErrorBody);
     });
   });
 }

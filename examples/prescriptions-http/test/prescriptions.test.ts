@@ -35,7 +35,7 @@ t.test("with a session cookie: 401 without a session, 403 without a clinic or th
   const anonymous = await getPrescriptions(url);
   t.equal(anonymous.status, 401);
   t.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="temetro"');
-  t.same(await jsonOf(anonymous), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED" });
+  t.same(await jsonOf(anonymous), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED", message: "Sign in first: no valid session" });
   t.equal((await getPrescriptions(url, { cookie: "better-auth.session_token=forged.value" })).status, 401);
 
   const loner = await signUp(service.app);
@@ -55,7 +55,7 @@ t.test("with a session cookie: 401 without a session, 403 without a clinic or th
 
   const labRead = await getPrescriptions(url, { cookie: lab.cookie });
   t.equal(labRead.status, 403, "lab may not read prescriptions");
-  t.same(await jsonOf(labRead), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN" });
+  t.same(await jsonOf(labRead), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN", message: "Your role in this clinic does not allow this" });
   t.notOk(logText().includes(pharmacy.cookie.split("=")[1]!.slice(0, 20)), "no cookie in the service's log");
 });
 
@@ -89,7 +89,7 @@ t.test("with a JWT from /api/auth/token: the same answers, permissions from the 
   const tampered = ownerToken.slice(0, -4) + (ownerToken.endsWith("AAAA") ? "BBBB" : "AAAA");
   const refused = await getPrescriptions(url, { ...bearer(tampered), cookie: owner.cookie });
   t.equal(refused.status, 401);
-  t.same(await jsonOf(refused), { error: "The bearer token is not valid", code: "UNAUTHENTICATED" });
+  t.same(await jsonOf(refused), { error: "The bearer token is not valid", code: "UNAUTHENTICATED", message: "The bearer token is not valid" });
   t.equal(refused.headers.get("www-authenticate"), 'Bearer realm="temetro", error="invalid_token", error_description="TOKEN_SIGNATURE_INVALID"');
   t.match(logText(), /TOKEN_SIGNATURE_INVALID/, "the log says why");
   t.notOk(logText().includes(ownerToken.split(".")[2]!), "no token in the service's log");

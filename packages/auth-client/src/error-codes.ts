@@ -109,8 +109,12 @@ export const ErrorCode = Object.fromEntries(Object.keys(errorCodes).map((code) =
 /** Codes whose status is always the same: an error can be made from the code alone. */
 export type FixedStatusCode = { [Code in ErrorCode]: (typeof errorCodes)[Code]["status"] extends number ? Code : never }[ErrorCode];
 
-/** The error body of every temetro service: `{ "error": <message>, "code": <code> }`. */
+/**
+ * The error body of every temetro service: `{ "error": <message>, "code": <code>, "message": <message> }`.
+ * `message` is what Better Auth's client shows; `error` says the same for older clients.
+ */
 export interface ErrorBody {
   error: string;
   code: string;
+  message: string;
 }

@@ -53,7 +53,8 @@ export interface RefusalResponse {
 
 export function responseOf(refusal: AuthRefusal): RefusalResponse {
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
-  if (refusal.statusCode === 503) headers["retry-after"] = "5";
+  // X-Retry-After is what Better Auth's client reads; Retry-After what everyone else does.
+  if (refusal.statusCode === 503) headers["retry-after"] = headers["x-retry-after"] = "5";
   if (refusal.statusCode === 401) {
     // RFC 6750's invalid_token, with the failed check as its description: a caller (or the
     // developer of one) sees why its token was refused without the body's contract changing.
@@ -61,7 +62,7 @@ export function responseOf(refusal: AuthRefusal): RefusalResponse {
       ? `Bearer realm="temetro", error="invalid_token", error_description="${refusal.tokenError}"`
       : 'Bearer realm="temetro"';
   }
-  return { statusCode: refusal.statusCode, headers, body: { error: refusal.message, code: refusal.code } };
+  return { statusCode: refusal.statusCode, headers, body: { error: refusal.message, code: refusal.code, message: refusal.message } };
 }
 
 /**

@@ -120,7 +120,7 @@ function parseAnswer(body: unknown): Answer {
     user: {
       id: user.id as string,
       name: isString(user.name) ? user.name : "",
-      email: isString(user.email) ? user.email : "",
+      email: isString(user.email) ? user.email : null,
       username: isString(user.username) ? user.username : null,
       emailVerified: user.emailVerified === true,
       mustChangePassword: user.mustChangePassword === true,

@@ -15,7 +15,8 @@ export interface SessionAuth {
   user: {
     id: string;
     name: string;
-    email: string;
+    /** null: a staff account without an address (it signs in by username). */
+    email: string | null;
     username: string | null;
     emailVerified: boolean;
     /** An admin-set initial password is still to be replaced: requireClinic refuses until it is. */

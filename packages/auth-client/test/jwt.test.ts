@@ -97,7 +97,7 @@ t.test("expired, too old, unknown key, another audience or issuer, no subject, g
   for (const [label, token, tokenError] of cases) {
     const response = await get(app, "/session", token);
     t.equal(response.statusCode, 401, label);
-    t.same(response.json(), { error: "The bearer token is not valid", code: "UNAUTHENTICATED" }, label);
+    t.same(response.json(), { error: "The bearer token is not valid", code: "UNAUTHENTICATED", message: "The bearer token is not valid" }, label);
     t.equal(
       response.headers["www-authenticate"],
       `Bearer realm="temetro", error="invalid_token", error_description="${tokenError}"`,

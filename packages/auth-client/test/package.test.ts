@@ -162,5 +162,5 @@ t.test("a Fastify service outside the repository registers the plugin from the t
   t.equal(withToken.status, 200);
   const anonymous = await fetch(`${address}/patients`);
   t.equal(anonymous.status, 401);
-  t.same(await anonymous.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED" });
+  t.same(await anonymous.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED", message: "Sign in first: no valid session" });
 });

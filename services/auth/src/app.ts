@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import cors from "@fastify/cors";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { createMetricsRegistry, type Logger } from "@temetro/shared";
 import type { Config } from "./config.js";
 import accountLockout from "./sign-in/lockout-plugin.js";
 import betterAuth from "./auth/plugin.js";
+import cors from "./plugins/cors.js";
 import db from "./plugins/db.js";
 import emailQueue from "./email/plugin.js";
 import { ErrorCode } from "./errors.js";
@@ -90,7 +90,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
       return sendError(reply, 400, ErrorCode.BAD_REQUEST, "Not a CORS preflight request: Origin and Access-Control-Request-Method are required");
     }
   });
-  await app.register(cors, { origin: config.trustedOrigins, credentials: true });
+  await app.register(cors, { trustedOrigins: config.trustedOrigins });
   await app.register(db, {
     databaseUrl: config.databaseUrl,
     max: config.databasePoolMax,

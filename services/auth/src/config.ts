@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import * as z from "zod";
 import { booleanFlag, boundedInt, commaList, httpUrl, internalTokenSettings, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 import { capacitySettings } from "./config/capacity.js";
+import { cookieDomainSettings } from "./config/cookie-domain.js";
 import { productionRules } from "./config/production-rules.js";
 import { developmentSecret } from "./config/secret.js";
 import { signInLimitSettings } from "./config/sign-in-limits.js";
@@ -122,6 +123,7 @@ export function loadConfig(env: Environment = process.env, options: LoadConfigOp
     ...sharedSettings,
     listenerSettings,
     accountSettings,
+    cookieDomainSettings,
     trustProxySettings,
     capacitySettings,
     signInLimitSettings,

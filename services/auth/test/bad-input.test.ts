@@ -13,7 +13,7 @@ t.test("malformed JSON is a 400 INVALID_JSON on every route", async (t) => {
     for (const payload of ['{"email": "a@b.co",', "{'single': 'quotes'}", "not json at all", '{"a":1}}']) {
       const response = await app.inject({ method: "POST", url, headers: { ...json, cookie }, payload });
       t.equal(response.statusCode, 400, `${url} ${payload}`);
-      t.same(response.json(), { error: "Body is not valid JSON", code: "INVALID_JSON" });
+      t.same(response.json(), { error: "Body is not valid JSON", code: "INVALID_JSON", message: "Body is not valid JSON" });
     }
   }
 });
@@ -62,7 +62,7 @@ t.test("a body over the limit is a 413 BODY_TOO_LARGE", async (t) => {
   const payload = JSON.stringify({ email: "a@b.co", password: "x".repeat(BODY_LIMIT) });
   const response = await app.inject({ method: "POST", url: "/api/auth/sign-in/email", headers: json, payload });
   t.equal(response.statusCode, 413);
-  t.same(response.json(), { error: "Request body is too large", code: "BODY_TOO_LARGE" });
+  t.same(response.json(), { error: "Request body is too large", code: "BODY_TOO_LARGE", message: "Request body is too large" });
 });
 
 t.test("an unsupported or missing content type is a 415 UNSUPPORTED_MEDIA_TYPE", async (t) => {

@@ -317,7 +317,7 @@ t.test("OPTIONS * is answered; CONNECT and authority-form are refused with the s
   // Other requests Node's parser refuses get the service's error body too, and their own status.
   const oversized = await send(ports[0]!, "GET", "/api/auth/get-session", undefined, { "x-padding": "x".repeat(20_000) });
   t.equal(oversized.status, 431);
-  t.same(oversized.json(), { error: "Request Header Fields Too Large", code: "BAD_REQUEST" });
+  t.same(oversized.json(), { error: "Request Header Fields Too Large", code: "BAD_REQUEST", message: "Request Header Fields Too Large" });
   // HEAD: the same status without a body, which its client would otherwise misread (a parse error).
   const oversizedHead = await send(ports[0]!, "HEAD", "/health/ready", undefined, { "x-padding": "x".repeat(20_000) });
   t.equal(oversizedHead.status, 431);

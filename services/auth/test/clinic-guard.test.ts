@@ -10,7 +10,7 @@ t.test("GET /api/clinic without a session answers 401 with a JSON error", async 
   for (const cookie of [undefined, "better-auth.session_token=forged.value"]) {
     const response = await app.inject({ method: "GET", url: "/api/clinic", headers: cookie ? { cookie } : {} });
     t.equal(response.statusCode, 401);
-    t.same(response.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED" });
+    t.same(response.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED", message: "Sign in first: no valid session" });
   }
 });
 
@@ -97,7 +97,7 @@ t.test("routes declare the permission they need; a role without it gets 403 FORB
 
   const denied = await app.inject({ method: "GET", url: "/api/example/prescriptions", headers: { cookie: reception.cookie } });
   t.equal(denied.statusCode, 403);
-  t.same(denied.json(), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN" });
+  t.same(denied.json(), { error: "Your role in this clinic does not allow this", code: "FORBIDDEN", message: "Your role in this clinic does not allow this" });
 
   const allowed = await app.inject({ method: "GET", url: "/api/example/patients", headers: { cookie: reception.cookie } });
   t.equal(allowed.statusCode, 200);

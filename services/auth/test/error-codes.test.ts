@@ -93,7 +93,7 @@ t.test("a refusal without a more specific message carries its registry message a
   const { app } = await buildTestApp(t);
   const unauthenticated = await app.inject({ method: "GET", url: "/api/clinic" });
   t.equal(unauthenticated.statusCode, errorCodes.UNAUTHENTICATED.status);
-  t.same(unauthenticated.json(), { error: errorCodes.UNAUTHENTICATED.message, code: "UNAUTHENTICATED" });
+  t.same(unauthenticated.json(), { error: errorCodes.UNAUTHENTICATED.message, code: "UNAUTHENTICATED", message: errorCodes.UNAUTHENTICATED.message });
 
   const badJson = await app.inject({
     method: "POST",
@@ -102,5 +102,5 @@ t.test("a refusal without a more specific message carries its registry message a
     payload: '{ "email": ',
   });
   t.equal(badJson.statusCode, errorCodes.INVALID_JSON.status);
-  t.same(badJson.json(), { error: errorCodes.INVALID_JSON.message, code: "INVALID_JSON" });
+  t.same(badJson.json(), { error: errorCodes.INVALID_JSON.message, code: "INVALID_JSON", message: errorCodes.INVALID_JSON.message });
 });

@@ -116,6 +116,6 @@ t.test("once shutdown begins, ready answers 503 SHUTTING_DOWN while live stays 2
   app.beginShutdown();
   const ready = await app.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);
-  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN", message: "Shutting down" });
   t.equal((await app.inject({ method: "GET", url: "/health/live" })).statusCode, 200);
 });

@@ -63,7 +63,7 @@ t.test("an unverified owner cannot invite nor create a staff account that gets a
   t.match(invitation.json().message, /Verify your email address/);
   const staff = await staffWithEmail(app, owner.cookie);
   t.equal(staff.statusCode, 403);
-  t.same(staff.json(), { error: staff.json().error, code: "EMAIL_NOT_VERIFIED" });
+  t.same(staff.json(), { error: staff.json().error, code: "EMAIL_NOT_VERIFIED", message: staff.json().error });
   const rows = await app.pg.query(`SELECT 1 FROM "invitation" WHERE "organizationId" = $1`, [clinicId]);
   t.equal(rows.rowCount, 0, "no invitation was made");
 

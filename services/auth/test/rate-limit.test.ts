@@ -32,7 +32,7 @@ t.test("three sign-ins on each replica: the sixth, on either, gets 429 with Retr
 
   const sixth = await signInFrom(b, client);
   t.equal(sixth.statusCode, 429);
-  t.same(sixth.json(), { error: sixth.json().error, code: "RATE_LIMITED" });
+  t.same(sixth.json(), { error: sixth.json().error, code: "RATE_LIMITED", message: sixth.json().error });
   t.match(sixth.json().error, /^Too many requests: retry in \d+ seconds$/);
   const retryAfter = Number(sixth.headers["retry-after"]);
   t.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter} is within the minute`);

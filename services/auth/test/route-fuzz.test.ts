@@ -259,9 +259,9 @@ function problemWith(request: SentRequest, response: Answer): string | undefined
   } catch {
     return `a ${response.statusCode} whose body does not parse as JSON`;
   }
-  const fields = body as { code?: unknown; error?: unknown } | null;
-  if (typeof fields?.code !== "string" || typeof fields.error !== "string") {
-    return `a ${response.statusCode} without { error, code }`;
+  const fields = body as { code?: unknown; error?: unknown; message?: unknown } | null;
+  if (typeof fields?.code !== "string" || typeof fields.error !== "string" || typeof fields.message !== "string" || !fields.message) {
+    return `a ${response.statusCode} without { error, code, message }`;
   }
   return undefined;
 }

@@ -53,7 +53,7 @@ t.test("PostgreSQL unreachable: a 503 SERVICE_UNAVAILABLE, no stack trace, no ha
   const { app, config } = await buildTestApp(t, { env: { DATABASE_URL: "postgres://postgres@127.0.0.1:1/unreachable" } });
   const signInResponse = await signIn(app, "someone@example.com");
   t.equal(signInResponse.statusCode, 503);
-  t.same(signInResponse.json(), { error: "Service temporarily unavailable", code: "SERVICE_UNAVAILABLE" });
+  t.same(signInResponse.json(), { error: "Service temporarily unavailable", code: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable" });
   t.equal(signInResponse.headers["retry-after"], "5");
 
   // A correctly signed cookie, so the guard has to ask the database.

@@ -97,7 +97,7 @@ t.test("usernames: 3 to 32 letters, digits, '.' and '_', unique without regard t
   t.equal((await create({ username: taken })).statusCode, 201);
   const again = await create({ username: taken.toUpperCase() });
   t.equal(again.statusCode, 409);
-  t.same(again.json(), { error: "This username is taken", code: "USERNAME_TAKEN" });
+  t.same(again.json(), { error: "This username is taken", code: "USERNAME_TAKEN", message: "This username is taken" });
   // A username a person chose at sign-up counts as well.
   const person = uniqueUsername("person");
   await signUp(app, { username: person });
@@ -162,7 +162,7 @@ t.test("staff creation is atomic: a failure at the membership step leaves no acc
     payload: { name: "Doomed", username, password: PASSWORD, role: "doctor", email: uniqueEmail("doomed") },
   });
   t.equal(response.statusCode, 500);
-  t.same(response.json(), { error: "Internal server error", code: "INTERNAL_ERROR" });
+  t.same(response.json(), { error: "Internal server error", code: "INTERNAL_ERROR", message: "Internal server error" });
 
   const { rows } = await app.pg.query(`SELECT "id" FROM "user" WHERE "username" = $1`, [username.toLowerCase()]);
   t.same(rows, [], "no user row");
@@ -187,6 +187,7 @@ t.test("a staff member must replace the initial password before using the data e
   t.same(blocked.json(), {
     error: "Replace the initial password first (POST /api/auth/change-password)",
     code: "PASSWORD_CHANGE_REQUIRED",
+    message: "Replace the initial password first (POST /api/auth/change-password)",
   });
 
   const same = await app.inject({

@@ -87,7 +87,7 @@ t.test("once shutdown begins, ready answers 503 SHUTTING_DOWN while live stays 2
   http.beginShutdown();
   const ready = await http.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);
-  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.same(ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN", message: "Shutting down" });
   t.equal((await http.inject({ method: "GET", url: "/health/live" })).statusCode, 200);
 });
 

@@ -144,7 +144,7 @@ t.test("SIGTERM: readiness fails at once, the email in flight is finished, no ne
   // The email is still in flight: the probes are answered meanwhile.
   const ready = await fetch(`${http}/health/ready`);
   t.equal(ready.status, 503);
-  t.same(await ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN" });
+  t.same(await ready.json(), { error: "Shutting down", code: "SHUTTING_DOWN", message: "Shutting down" });
   t.equal((await fetch(`${http}/health/live`)).status, 200, "alive while it finishes");
   sink.releaseHeld();
 

@@ -105,6 +105,8 @@ export function authOptions({
       disableOriginCheck: false,
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
+      // Sibling subdomains (web app and API under one parent domain) share the session cookie.
+      ...(config.cookieDomain && { crossSubDomainCookies: { enabled: true, domain: config.cookieDomain } }),
     },
     databaseHooks: sessionHooks(pool, invalidate),
     hooks: requestHooks({ pool, invalidate, notifyPasswordChanged: emails.notifyPasswordChanged }),

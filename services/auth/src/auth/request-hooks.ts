@@ -3,6 +3,7 @@ import type { Pool } from "pg";
 import { betterAuthRefusal, ErrorCode } from "../errors.js";
 import { successfulResult } from "../clinics/better-auth-plugin.js";
 import { endInitialPassword } from "../clinics/initial-password.js";
+import { withoutPlaceholderAddresses } from "../clinics/placeholder-addresses.js";
 import type { Invalidation } from "../sessions/invalidation.js";
 import type { EmailSenders } from "./email-senders.js";
 import { endResetLinks } from "./reset-links.js";
@@ -29,20 +30,25 @@ export function requestHooks(deps: {
       }
     }),
     after: createAuthMiddleware(async (ctx) => {
+      const returned = successfulResult(ctx.context.returned);
+      if (!returned) return;
+      const user = returned.user as { id?: string; email?: unknown; name?: string; disabled?: unknown } | undefined;
       // The /api guard and introspection refuse a disabled account's sessions (sessions/directory.ts);
       // get-session says the same, whichever way it is asked.
-      if (ctx.path === "/get-session") {
-        const returned = ctx.context.returned as { user?: { disabled?: unknown } } | null | undefined;
-        if (returned && !(returned instanceof Response) && returned.user?.disabled === true) return ctx.json(null);
-        return;
+      if (ctx.path === "/get-session" && user?.disabled === true) return ctx.json(null);
+      let answer = returned;
+      if (ctx.path === "/change-password" && user?.id) {
+        // A successful change ends the forced first change and every reset link still out, and tells the owner.
+        await endInitialPassword(deps.pool, deps.invalidate, user.id);
+        await endResetLinks(deps.pool, user.id);
+        if (typeof user.email === "string") await deps.notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
+        // Better Auth answers with the user it read before the change was ended: say what now holds.
+        answer = { ...returned, user: { ...user, mustChangePassword: false } };
       }
-      if (ctx.path !== "/change-password") return;
-      const { user } = (successfulResult(ctx.context.returned) ?? {}) as { user?: { id?: string; email?: string; name?: string } };
-      if (!user?.id) return;
-      // A successful change ends the forced first change and every reset link still out, and tells the owner.
-      await endInitialPassword(deps.pool, deps.invalidate, user.id);
-      await endResetLinks(deps.pool, user.id);
-      if (user.email) await deps.notifyPasswordChanged({ email: user.email, name: user.name ?? "" });
+      // A staff account without an address has none to show, not the placeholder that stands in
+      // for it: its own answers, and the member lists of its clinic.
+      answer = withoutPlaceholderAddresses(answer);
+      if (answer !== returned) return ctx.json(answer);
     }),
   };
 }

@@ -1,7 +1,7 @@
 import type { BetterAuthPlugin } from "better-auth";
 import { createAuthMiddleware } from "better-auth/api";
 import { betterAuthRefusal, ErrorCode, HttpError } from "../errors.js";
-import { PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
+import { isPlaceholderEmail, PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
 
 /**
  * The placeholder domain of staff accounts without an address (staff-store.ts) belongs to the
@@ -14,6 +14,33 @@ import { PLACEHOLDER_EMAIL_DOMAIN } from "./staff-store.js";
 export function isReservedAddress(email: string): boolean {
   const domain = email.trim().toLowerCase().split("@").pop()!.replace(/\.$/, "");
   return domain === PLACEHOLDER_EMAIL_DOMAIN || domain.endsWith(`.${PLACEHOLDER_EMAIL_DOMAIN}`);
+}
+
+/**
+ * The address an answer shows for an account: `null` for a placeholder, which is no mailbox and
+ * must not look like one (get-session, sign-in, introspection and /api/staff all say `null`).
+ */
+export function shownAddress(email: string): string | null {
+  return isPlaceholderEmail(email) ? null : email;
+}
+
+/**
+ * A Better Auth answer with every placeholder `email` (its user, the users of a clinic's members,
+ * at any depth) shown as `null`; the same object when there is none.
+ */
+export function withoutPlaceholderAddresses<T>(value: T): T {
+  if (Array.isArray(value)) {
+    const items = value.map((item) => withoutPlaceholderAddresses(item));
+    return (items.some((item, index) => item !== value[index]) ? items : value) as T;
+  }
+  if (!value || typeof value !== "object" || value instanceof Date) return value;
+  let changed = false;
+  const entries = Object.entries(value).map(([key, field]) => {
+    const shown = key === "email" && typeof field === "string" ? shownAddress(field) : withoutPlaceholderAddresses(field);
+    if (shown !== field) changed = true;
+    return [key, shown];
+  });
+  return changed ? (Object.fromEntries(entries) as T) : value;
 }
 
 /** 400 EMAIL_DOMAIN_RESERVED for an address under the placeholder domain (POST /api/staff). */

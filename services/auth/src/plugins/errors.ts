@@ -18,14 +18,18 @@ const fastifyCodes: Record<string, { code: ErrorCode; status?: number; message?:
   FST_ERR_CTP_INVALID_JSON_BODY: { code: ErrorCode.INVALID_JSON },
 };
 
-/** Answers `{ error, code }`; without a message, the code's own from the registry. */
+/** Answers `{ error, code, message }`; without a message, the code's own from the registry. */
 export function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string = errorCodes[code].message) {
-  return sendErrorBody(reply, status, { error: message, code });
+  return sendErrorBody(reply, status, code, message);
 }
 
-// Also for Better Auth's codes, which are not ours to list.
-function sendErrorBody(reply: FastifyReply, status: number, body: ErrorBody) {
-  return reply.status(status).type("application/json; charset=utf-8").send(body);
+// Also for Better Auth's codes, which are not ours to list. `message` is what Better Auth's client
+// shows its user, `error` what temetro's own clients have always read: both say the same.
+function sendErrorBody(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply
+    .status(status)
+    .type("application/json; charset=utf-8")
+    .send({ error: message, code, message } satisfies ErrorBody);
 }
 
 /** The answer when PostgreSQL (or another dependency) is away: the client may retry shortly. */
@@ -38,8 +42,18 @@ export function sendDependencyDown(request: FastifyRequest, reply: FastifyReply,
 /** Seconds a client is asked to wait when a dependency is away. */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
+/** A delay in seconds, the only form of Retry-After this service sends (never an HTTP date). */
+const delaySeconds = /^\d+$/;
+
 export default fp(
   async (app) => {
+    // Better Auth's client waits for X-Retry-After, not Retry-After: whoever asked a client to wait
+    // (a rate limit, a busy hasher, a dependency away) is heard by both kinds of client.
+    app.addHook("onSend", async (_request, reply) => {
+      const retryAfter = reply.getHeader("retry-after");
+      if (retryAfter === undefined || reply.hasHeader("x-retry-after")) return;
+      if (delaySeconds.test(String(retryAfter))) reply.header("x-retry-after", String(retryAfter));
+    });
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
       if (error instanceof HttpError) return sendError(reply, error.statusCode, error.code, error.message);
       // Better Auth's errors raised outside its own routes (the bounded hasher's 503, in the staff
@@ -48,7 +62,7 @@ export default fp(
         for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
         const body = error.body as { code?: unknown } | undefined;
         const code = typeof body?.code === "string" ? body.code : error.statusCode >= 500 ? ErrorCode.INTERNAL_ERROR : ErrorCode.BAD_REQUEST;
-        return sendErrorBody(reply, error.statusCode, { error: error.message, code });
+        return sendErrorBody(reply, error.statusCode, code, error.message);
       }
 
       const known = error.code ? fastifyCodes[error.code] : undefined;

@@ -44,8 +44,8 @@ export const canonicalTargetOptions = {
           : [400, "Bad Request"];
     const body =
       error.code === "HPE_INVALID_URL"
-        ? { error: errorCodes.INVALID_REQUEST_TARGET.message, code: ErrorCode.INVALID_REQUEST_TARGET }
-        : { error: reason, code: ErrorCode.BAD_REQUEST };
+        ? { error: errorCodes.INVALID_REQUEST_TARGET.message, code: ErrorCode.INVALID_REQUEST_TARGET, message: errorCodes.INVALID_REQUEST_TARGET.message }
+        : { error: reason, code: ErrorCode.BAD_REQUEST, message: reason };
     // Nothing is logged: the error carries the raw bytes of the request (its cookies included).
     writeAndClose(socket, status, reason, body, isHeadRequest(error));
   },

@@ -6,6 +6,7 @@ import { mustReplaceInitialPassword } from "../clinics/initial-password.js";
 import { permissionsOf } from "../clinics/roles.js";
 import { ErrorCode, HttpError } from "../errors.js";
 import type { ClinicMembership, SessionRecord } from "./directory.js";
+import { shownAddress } from "../clinics/placeholder-addresses.js";
 
 const IntrospectBody = Type.Object(
   {
@@ -23,7 +24,8 @@ const IntrospectAnswer = Type.Object({
     Type.Object({
       id: Type.String(),
       name: Type.String(),
-      email: Type.String(),
+      /** null: a staff account without an address. */
+      email: Type.Union([Type.String(), Type.Null()]),
       username: Type.Union([Type.String(), Type.Null()]),
       emailVerified: Type.Boolean(),
       /** An admin-set initial password is still to be replaced: data endpoints refuse until it is. */
@@ -77,7 +79,7 @@ export default async function introspectRoutes(internal: FastifyInstance, option
         user: {
           id: found.user.id,
           name: found.user.name,
-          email: found.user.email,
+          email: shownAddress(found.user.email),
           username: found.user.username,
           emailVerified: found.user.emailVerified,
           mustChangePassword: mustReplaceInitialPassword(found.user, membership),
