@@ -191,3 +191,11 @@ t.test("behind https the document names the server and the __Secure- cookie a si
   t.same(document.servers, [{ url: "https://auth.clinic.example" }]);
   t.equal(document.components?.securitySchemes?.sessionCookie?.name, "__Secure-better-auth.session_token");
 });
+
+t.test("PostgreSQL away at start: the service starts, and a document answers 503 until it can be generated", async (t) => {
+  const { app } = await buildTestApp(t, { env: { DATABASE_URL: "postgres://postgres@127.0.0.1:1/unreachable" } });
+  const response = await app.inject({ method: "GET", url: "/api/openapi.json" });
+  t.equal(response.statusCode, 503);
+  t.equal(response.json().code, "SERVICE_UNAVAILABLE");
+  t.ok(response.headers["retry-after"], "with Retry-After");
+});

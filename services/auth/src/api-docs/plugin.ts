@@ -76,10 +76,24 @@ export const publicApiDocs = fp(
     const basePath = "/api/auth";
     let betterAuth: OpenApiDocument | undefined;
     // Better Auth is registered after this plugin (which must see the routes registered after it):
-    // its part of the document is generated once everything is, before the first request.
+    // its part of the document is generated once everything is. Generating it runs Better Auth's
+    // endpoint machinery, which takes a PostgreSQL connection: PostgreSQL away at boot must not
+    // stop the service, so a failed attempt is tried again by the first request for a document
+    // (which then answers 503 like any request that needs PostgreSQL).
+    const betterAuthPart = async () => {
+      if (!betterAuth) {
+        const sessionCookie = (await app.auth.$context).authCookies.sessionToken.name;
+        betterAuth = await betterAuthDocument(app.auth, sessionCookie);
+      }
+      return betterAuth;
+    };
     app.addHook("onReady", async () => {
-      const sessionCookie = (await app.auth.$context).authCookies.sessionToken.name;
-      betterAuth = await betterAuthDocument(app.auth, sessionCookie);
+      await betterAuthPart().catch((error: unknown) =>
+        app.log.warn({ reason: (error as Error | null)?.message }, "API document not generated at start: the first request for it tries again"),
+      );
+    });
+    app.addHook("onRequest", async (request) => {
+      if (request.url === PUBLIC_DOCUMENT || request.url.startsWith(REFERENCE_PAGE)) await betterAuthPart();
     });
 
     await app.register(swagger, {
