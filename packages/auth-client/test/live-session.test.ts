@@ -54,6 +54,7 @@ t.test("a live session passes the live check; a token alone does not", async (t)
   t.same(byToken.json(), {
     error: "This route needs a live session: send the session cookie (a token is not enough)",
     code: "UNAUTHENTICATED",
+    message: "This route needs a live session: send the session cookie (a token is not enough)",
   });
   t.equal((await service.inject({ method: "POST", url: "/notes", headers: bearer(token) })).statusCode, 200, "a plain route takes the token");
 });
