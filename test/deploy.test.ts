@@ -119,6 +119,15 @@ for (const overlay of ["dev", "production"]) {
   });
 }
 
+t.test("dev: the generated Secret has every key a pod mounts (a missing key keeps the pod from starting)", async (t) => {
+  const objects = render("dev");
+  const secret = named(objects, "Secret", "temetro-auth");
+  const keys = Object.keys(secret.data ?? {}).concat(Object.keys(secret.stringData ?? {}));
+  const mounted = new Set([...byKind(objects, "Deployment"), ...byKind(objects, "Job")].flatMap((workload) => Object.values(secretFiles(workload))));
+  t.ok(mounted.size >= 6);
+  t.same([...mounted].filter((key) => !keys.includes(key)), []);
+});
+
 t.test("production: the Ingress terminates TLS and routes only to the public Service; no Secret is committed", async (t) => {
   const objects = render("production");
   const ingress = named(objects, "Ingress", "temetro-auth");
@@ -175,6 +184,13 @@ t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and bin
   const mailerEnv = compose.services.mailer.environment;
   t.match(mailerEnv.DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//, "the mailer confirms deliveries in the compose PostgreSQL");
   t.equal(compose.services.mailer.depends_on.postgres.condition, "service_healthy");
+  for (const name of ["auth", "mailer"]) {
+    const port = name === "auth" ? 4000 : 4002;
+    t.match(compose.services[name].healthcheck.test.join(" "), `http://127.0.0.1:${port}/health/ready`, `${name}: a health check on its readiness`);
+  }
+  for (const [name, service] of Object.entries(compose.services) as [string, any][]) {
+    if (service.image) t.match(service.image, /:v?\d+\.\d+(\.\d+)?$/, `${name}: ${service.image} is pinned by version`);
+  }
 });
 
 t.test("the Dockerfile installs with every workspace's package.json, as npm ci needs", async (t) => {
