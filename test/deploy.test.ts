@@ -246,6 +246,9 @@ t.test("the images run tsc's output with plain node: no TypeScript sources, no t
       const volumes = (pod.volumes ?? []).map((volume: any) => (volume.secret ? "secret" : volume.name));
       t.same([...new Set(volumes)], ["secret"], `${workload.metadata.name}: only the Secret's files, no scratch volume, nothing writes to disk`);
       t.ok(pod.containers[0].volumeMounts.every((mount: any) => mount.readOnly), `${workload.metadata.name}: mounted read-only`);
+      // Mode 0440 files belong to root and the pod's fsGroup: without it the service's user cannot read them.
+      t.equal(pod.volumes.find((volume: any) => volume.secret).secret.defaultMode, 0o440, `${workload.metadata.name}: owner and group may read`);
+      t.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup, `${workload.metadata.name}: the files' group is the service's`);
       t.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true, `${workload.metadata.name}: read-only root filesystem`);
     }
   }
