@@ -131,7 +131,8 @@ for (const overlay of overlays) {
         const destination = ourName(to);
         if (!source && !destination) continue; // between other pods: not these policies' business
         for (const [port, protocol] of ports) {
-          const egressOk = !source || (destination ? protocol === "TCP" && wantedEgress[source].includes(port) : toName === "the cluster DNS" ? port === 53 || (protocol === "TCP" && wantedEgress[source].includes(port)) : protocol === "TCP" && wantedEgress[source].includes(port));
+          // Port-matched egress reaches any destination on that port (the destination's ingress decides for ours).
+          const egressOk = !source || (protocol === "TCP" && wantedEgress[source].includes(port)) || (toName === "the cluster DNS" && port === 53);
           const ingressOk = !destination || (protocol === "TCP" && (ingressWanted[destination][port] ?? []).includes(fromName));
           const expected = egressOk && ingressOk;
           const actual = verdict(policies, { from, to, port, protocol }).allowed;
