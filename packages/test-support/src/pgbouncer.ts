@@ -1,5 +1,6 @@
 // A PgBouncer of the test's own, in transaction pooling mode, in front of one database.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ import { cleanUpIfOrphaned } from "./processes.js";
 import { freePort } from "./spare-redis.js";
 
 const run = promisify(execFile);
+/** Debian installs it under /usr/sbin, which a non-root PATH may lack. */
+const pgbouncerBinary = existsSync("/usr/sbin/pgbouncer") ? "/usr/sbin/pgbouncer" : "pgbouncer";
 
 export interface PgBouncerOptions {
   /** The database it serves, under the same name (the one server connection pool of the test). */
@@ -65,8 +68,8 @@ export class OwnPgBouncer {
     }
     // -d: it detaches once listening, and writes its pid file.
     const [file, args] = asRoot
-      ? ["runuser", ["-u", "postgres", "--", "pgbouncer", "-d", join(dir, "pgbouncer.ini")]]
-      : ["pgbouncer", ["-d", join(dir, "pgbouncer.ini")]];
+      ? ["runuser", ["-u", "postgres", "--", pgbouncerBinary, "-d", join(dir, "pgbouncer.ini")]]
+      : [pgbouncerBinary, ["-d", join(dir, "pgbouncer.ini")]];
     await run(file, args, { cwd: dir, timeout: 30_000 }).catch(async (error: Error) => {
       throw new Error(`pgbouncer did not start: ${error.message}\n${await bouncer.log()}`);
     });
