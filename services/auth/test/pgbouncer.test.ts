@@ -10,7 +10,7 @@ import t, { type Test } from "tap";
 import { createPostgresPool } from "@temetro/shared";
 import { buildInternalApp } from "../src/internal-app.js";
 import { migrate } from "../src/db/migrate.js";
-import { buildReplicas, testConfig } from "@temetro/test-support/auth-app";
+import { buildReplicas, buildTestApp, testConfig } from "@temetro/test-support/auth-app";
 import { addMember, cookieOf, createClinic, createStaff, PASSWORD, signIn, signInByUsername, signUp } from "@temetro/test-support/auth-requests";
 import { OwnPgBouncer } from "@temetro/test-support/pgbouncer";
 import { waitUntil } from "@temetro/test-support/polling";
@@ -160,4 +160,32 @@ t.test("DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL cancels a long statement; thro
   t.equal(answered.rows[0].one, 1, "through PgBouncer the pool connects without the parameter");
   t.equal(warnings.length, 1, "and says once where to put the limit instead");
   t.match(warnings[0], /PgBouncer's query_timeout/);
+});
+
+t.test("an invalidation listener left on a transaction-mode PgBouncer notices it and keeps no cache", async (t) => {
+  // A PgBouncer of this test's own, used by nothing but the listener: one server connection, L.
+  const listenerBouncer = await OwnPgBouncer.start(t, { database, poolSize: 2 });
+  const { app, logs } = await buildTestApp(t, { env: { DATABASE_URL: directUrl, DATABASE_LISTEN_URL: listenerBouncer.url } });
+  await waitUntil(() => app.sessions.directory.isCaching, "the cache to be on (no sign yet that the listener is shared)", 10_000);
+
+  // Another client of the same PgBouncer takes L inside a transaction: the listener's next read is
+  // lent the other server connection, which listens to nothing.
+  const other = new pg.Client({ connectionString: listenerBouncer.url });
+  await other.connect();
+  t.teardown(() => other.end());
+  await waitUntil(async () => {
+    await other.query("BEGIN");
+    const { rows } = await other.query(`SELECT 'temetro_session_invalidation' = ANY (array(SELECT pg_listening_channels())) AS holds`);
+    if (rows[0].holds) return true;
+    await other.query("ROLLBACK");
+    return false;
+  }, "another client to hold the listening server connection", 30_000);
+
+  await waitUntil(() => logs.text().includes("the invalidation listener's connection is shared"), "the warning", 30_000);
+  t.equal(app.sessions.directory.isCaching, false, "every answer now comes from PostgreSQL");
+  t.match(logs.text(), /set DATABASE_LISTEN_URL to PostgreSQL itself/);
+  await other.query("COMMIT");
+
+  const user = await signUp(app);
+  t.equal((await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } })).json().user.email, user.email, "and the service serves");
 });
