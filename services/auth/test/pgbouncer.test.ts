@@ -10,6 +10,7 @@ import t, { type Test } from "tap";
 import { createPostgresPool } from "@temetro/shared";
 import { buildInternalApp } from "../src/internal-app.js";
 import { migrate } from "../src/db/migrate.js";
+import { ownMigrations } from "../src/db/schema.js";
 import { buildReplicas, buildTestApp, testConfig } from "@temetro/test-support/auth-app";
 import { addMember, cookieOf, createClinic, createStaff, PASSWORD, signIn, signInByUsername, signUp } from "@temetro/test-support/auth-requests";
 import { OwnPgBouncer } from "@temetro/test-support/pgbouncer";
@@ -188,4 +189,30 @@ t.test("an invalidation listener left on a transaction-mode PgBouncer notices it
 
   const user = await signUp(app);
   t.equal((await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } })).json().user.email, user.email, "and the service serves");
+});
+
+t.test("the migration itself works through PgBouncer in transaction mode: three at once, one schema", async (t) => {
+  const empty = `${database}_m`;
+  const admin = new pg.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/postgres" });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(empty)}`);
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(empty)} WITH (FORCE)`);
+    await admin.end();
+  });
+  const pooled = await OwnPgBouncer.start(t, { database: empty, poolSize: 2 });
+  const config = testConfig({ DATABASE_URL: pooled.url, MIGRATION_DATABASE_URL: pooled.url });
+
+  const results = await Promise.allSettled([1, 2, 3].map(() => migrate(config, pino({ level: "silent" }))));
+  t.same(results.map((result) => (result.status === "rejected" ? String(result.reason) : "ok")), ["ok", "ok", "ok"]);
+  const direct = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${empty}` });
+  await direct.connect();
+  t.teardown(() => direct.end());
+  const { rows } = await direct.query<{ id: string }>("SELECT id FROM temetro_migration ORDER BY id");
+  t.same(rows.map((row) => row.id), ownMigrations.map((migration) => migration.id), "each of the service's migrations applied once");
+  const locks = await direct.query(
+    `SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  t.equal(locks.rows[0].n, 0, "no advisory lock left behind on a pooled server connection");
 });
