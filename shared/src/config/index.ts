@@ -1,4 +1,4 @@
-import { databaseSettings } from "./database.js";
+import { databaseSettings, directDatabaseSettings } from "./database.js";
 import { internalTokenSettings } from "./internal-tokens.js";
 import { loggingSettings } from "./logging.js";
 import { redisSettings } from "./redis.js";
@@ -8,7 +8,7 @@ import { frontendSettings, hostSettings } from "./server.js";
 export * from "./env.js";
 export type { LogFormat } from "./logging.js";
 export { loadDotEnv, repositoryDotEnv } from "./dotenv.js";
-export { databaseSettings, internalTokenSettings, frontendSettings, hostSettings, loggingSettings, redisSettings, runtimeSettings };
+export { databaseSettings, directDatabaseSettings, internalTokenSettings, frontendSettings, hostSettings, loggingSettings, redisSettings, runtimeSettings };
 
 /** What every service reads: NODE_ENV, LOG_LEVEL, HOST, DATABASE_URL, REDIS_URL, REDIS_PREFIX, FRONTEND_URL. */
 export const sharedSettings = [runtimeSettings, loggingSettings, hostSettings, databaseSettings, redisSettings, frontendSettings] as const;
