@@ -61,6 +61,12 @@ export const roleGrants = {
 } as const;
 
 export type RoleName = keyof typeof roleGrants;
+
+/** Roles an owner or admin may give by invitation or a role change: every role but owner. */
+export const assignableRoles = ["admin", "doctor", "member", "reception", "pharmacy", "lab"] as const satisfies readonly RoleName[];
+
+/** Roles of a staff account a clinic creates itself (POST /api/staff). */
+export const staffAccountRoles = ["admin", "doctor", "reception", "pharmacy", "lab"] as const satisfies readonly RoleName[];
 /** Granted permissions: resource -> actions. */
 export type Permissions = Record<string, readonly string[]>;
 export type ClinicalStatements = typeof clinicalStatements;
