@@ -22,8 +22,15 @@ export { ErrorCode, errorCodes, type ErrorBody } from "./error-codes.js";
  * `organizationClient({ ac, roles, schema: clinicSchema })`, `usernameClient()` and
  * `inferAdditionalFields({ user: userFields })`.
  */
-export const temetroClientPlugins = () =>
-  tuple(organizationClient({ ac: accessControl, roles, schema: clinicSchema }), usernameClient(), inferAdditionalFields({ user: userFields }));
+export function temetroClientPlugins(): TemetroClientPlugins {
+  return [organizationClient({ ac: accessControl, roles, schema: clinicSchema }), usernameClient(), inferAdditionalFields({ user: userFields })];
+}
 
-// A tuple, not an array of a union: Better Auth infers each plugin's endpoints and fields from its place.
-const tuple = <T extends unknown[]>(...items: T): T => items;
+// Spelled with Better Auth's own function types, so that the declarations this package ships name
+// them instead of copying their expansion (which a web app's compiler no longer matches with
+// Better Auth's client). A tuple, not an array of a union: Better Auth infers each plugin from its place.
+type TemetroOrganizationClient = ReturnType<
+  typeof organizationClient<{ ac: typeof accessControl; roles: typeof roles; schema: typeof clinicSchema }>
+>;
+type TemetroUserFields = ReturnType<typeof inferAdditionalFields<unknown, { user: typeof userFields }>>;
+export type TemetroClientPlugins = [TemetroOrganizationClient, ReturnType<typeof usernameClient<{}>>, TemetroUserFields];
