@@ -56,7 +56,7 @@ t.test("npm pack ships compiled JavaScript with declarations, and no tests or Ty
   const { files, manifest } = packed;
   t.same(files.filter((file) => /(^|\/)test\//.test(file)), [], "no test files");
   t.same(files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts")), [], "no .ts sources");
-  for (const entry of ["index", "core", "roles", "error-codes"]) {
+  for (const entry of ["index", "core", "roles", "error-codes", "web", "access-control", "additional-fields"]) {
     t.ok(files.includes(`dist/${entry}.js`), `dist/${entry}.js`);
     t.ok(files.includes(`dist/${entry}.d.ts`), `dist/${entry}.d.ts`);
   }
