@@ -5,7 +5,7 @@
  * compiled with the DOM library and no Node types (tsconfig.json).
  */
 import { createAuthClient, type BetterFetchOption } from "better-auth/client";
-import { temetroClientPlugins, type RoleName } from "@temetro/auth-client/web";
+import { temetroClientPlugins, type PermissionQuery, type RoleName } from "@temetro/auth-client/web";
 
 /**
  * The app's one client. In a browser `fetchOptions` is not needed (the browser sends the session
@@ -22,9 +22,6 @@ export function createTemetroAuth(baseURL: string, fetchOptions?: Pick<BetterFet
 }
 
 export type TemetroAuth = ReturnType<typeof createTemetroAuth>;
-
-/** What a permission check asks, e.g. `{ patient: ["read"] }`: only temetro's resources and their actions. */
-export type PermissionQuery = Parameters<TemetroAuth["organization"]["checkRolePermission"]>[0]["permissions"];
 
 type ClientError = { code?: string | undefined; message?: string | undefined; status: number };
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t, { type Test } from "tap";
-import { roleGrants, type RoleName } from "@temetro/auth-client/web";
+import { roleGrants, type PermissionQuery, type RoleName } from "@temetro/auth-client/web";
 import { buildTestApp } from "@temetro/test-support/auth-app";
 import { createStaff, emailTo, PASSWORD, uniqueEmail, verifyAddress } from "@temetro/test-support/auth-requests";
 import {
@@ -23,7 +23,6 @@ import {
   setStaffMustChangePassword,
   signInWithUsername,
   signUp,
-  type PermissionQuery,
 } from "../src/app.js";
 import { browserAt } from "./fixtures/browser.js";
 

@@ -1,7 +1,7 @@
 /**
- * temetro's roles and what each grants: the one copy of the table. The auth service builds Better
- * Auth's access control from it (services/auth/src/clinics/roles.ts) and reports these permissions in
- * introspection answers; the client reads it for JWT-authenticated requests, whose token carries a
+ * temetro's roles and what each grants: the one copy of the table. Better Auth's access control is
+ * built from it (./access-control.ts), for the auth service and the web app alike; the service
+ * reports these permissions in introspection answers; the client reads it for JWT-authenticated requests, whose token carries a
  * role but no permissions. The README's role table shows the same grants (a test checks both).
  * Plain data: no dependency on Better Auth.
  */

@@ -8,13 +8,19 @@
  * this entry for the browser and fails on any Node import).
  */
 import { inferAdditionalFields, organizationClient, usernameClient } from "better-auth/client/plugins";
-import { accessControl, roles } from "./access-control.js";
+import { accessControl, roles, type Statements } from "./access-control.js";
 import { clinicSchema, userFields } from "./additional-fields.js";
 
-export { accessControl, accessControl as ac, roles, statements, type PermissionRequest, type Statements } from "./access-control.js";
+export { accessControl, accessControl as ac, roles, statements, type Statements } from "./access-control.js";
 export { clinicSchema, userFields } from "./additional-fields.js";
 export { assignableRoles, clinicalStatements, isRoleName, roleGrants, staffAccountRoles, type RoleName } from "./roles.js";
 export { ErrorCode, errorCodes, type ErrorBody } from "./error-codes.js";
+
+/**
+ * What `hasPermission` and `checkRolePermission` ask, e.g. `{ patient: ["read"] }`: temetro's
+ * resources and their actions, in the (mutable) arrays Better Auth's client takes.
+ */
+export type PermissionQuery = { [K in keyof Statements]?: Statements[K][number][] };
 
 /**
  * Better Auth's client plugins configured for temetro, to spread into `createAuthClient`'s

@@ -169,7 +169,7 @@ t.test("a Fastify service outside the repository registers the plugin from the t
 
 const webApp = `
 import { createAuthClient } from "better-auth/client";
-import { assignableRoles, temetroClientPlugins } from "@temetro/auth-client/web";
+import { assignableRoles, temetroClientPlugins, type PermissionQuery } from "@temetro/auth-client/web";
 
 const auth = createAuthClient({ baseURL: "http://127.0.0.1:9", basePath: "/api/auth", plugins: [...temetroClientPlugins()] });
 
@@ -190,7 +190,7 @@ export async function mistakes() {
   return flag;
 }
 
-const doctor = (permissions: Parameters<typeof auth.organization.checkRolePermission>[0]["permissions"]) =>
+const doctor = (permissions: PermissionQuery) =>
   auth.organization.checkRolePermission({ role: "doctor", permissions });
 console.log(JSON.stringify({ readPatients: doctor({ patient: ["read"] }), deletePatients: doctor({ patient: ["delete"] }), assignableRoles }));
 `;
