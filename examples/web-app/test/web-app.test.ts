@@ -2,6 +2,7 @@
 // real auth service (PostgreSQL, Redis) over HTTP from another origin, through Better Auth's own
 // client typed by @temetro/auth-client/web.
 import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -94,7 +95,7 @@ t.test("an owner creates a clinic and invites a doctor, who joins; hasPermission
   t.equal(await firstScreen(owner.auth), "clinic");
   // The owner follows the emailed verification link in the same browser (inviting needs a verified address).
   await verifyAddress(service.app, owner.browser.cookie());
-  const clinic = await createClinic(owner.auth, "Sunrise Clinic", `sunrise-${Date.now().toString(36)}`);
+  const clinic = await createClinic(owner.auth, "Sunrise Clinic", `sunrise-${randomUUID().slice(0, 8)}`);
   t.equal(clinic.staffMustChangePassword, true, "a new clinic asks staff to replace their initial password");
 
   const doctorEmail = uniqueEmail("doctor");
@@ -135,7 +136,7 @@ t.test("a staff account sees mustChangePassword until it replaces its initial pa
   const owner = openWebApp(service.url);
   await signUp(owner.auth, { name: "Dr. Amina Yusuf", email: uniqueEmail("owner"), password: PASSWORD });
   await verifyAddress(service.app, owner.browser.cookie());
-  const clinic = await createClinic(owner.auth, "Harbour Clinic", `harbour-${Date.now().toString(36)}`);
+  const clinic = await createClinic(owner.auth, "Harbour Clinic", `harbour-${randomUUID().slice(0, 8)}`);
   const staff = await createStaff(service.app, owner.browser.cookie(), { role: "reception" });
 
   const reception = openWebApp(service.url);
