@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadDotEnv, loadOrExit, tokenLifetimes, type EmailJob } from "@temetro/shared";
 import { createAuth } from "./auth/options.js";
+import { endResetLinks } from "./auth/reset-links.js";
 import { loadConfig } from "./config.js";
 import { findUnreachableDependencies } from "./db/check.js";
 import { migrate } from "./db/migrate.js";
@@ -45,15 +46,21 @@ const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
 try {
   // Its two writes (the account, then the clinic) are not one transaction, so a run that dies
   // between them (or before printing the link) leaves an owner who cannot sign in yet. Running the
-  // command again finishes that owner: an account without a password can only be this command's
-  // (every other way in sets one), and its owner has not taken it over yet.
-  const found = await pool.query<{ id: string; has_password: boolean }>(
-    `SELECT u."id", EXISTS (SELECT 1 FROM "account" a WHERE a."userId" = u."id" AND a."password" IS NOT NULL) AS has_password
+  // command again finishes that owner. What this command leaves is recognised exactly: a verified
+  // account with no way in at all (no row in "account": no password, no other provider) and no
+  // membership but clinics it owns. Every other way in creates an "account" row, so an account
+  // someone uses is never handed a link here.
+  const found = await pool.query<{ id: string; unfinished: boolean }>(
+    `SELECT u."id",
+            u."emailVerified"
+              AND NOT EXISTS (SELECT 1 FROM "account" a WHERE a."userId" = u."id")
+              AND NOT EXISTS (SELECT 1 FROM "member" m WHERE m."userId" = u."id" AND m."role" <> 'owner') AS unfinished
        FROM "user" u WHERE lower(u."email") = $1`,
     [email],
   );
-  const unfinished = found.rows[0];
-  if (unfinished?.has_password) fail(`an account with ${email} already exists: nothing was created (that person can sign in, or reset their password)`);
+  const existing = found.rows[0];
+  if (existing && !existing.unfinished) fail(`an account with ${email} already exists: nothing was created (that person can sign in, or reset their password)`);
+  const unfinished = existing;
 
   // The link Better Auth emails for a reset is caught here and printed instead: nothing is queued.
   const caught: EmailJob[] = [];
@@ -89,6 +96,8 @@ try {
     }
     done = `${unfinished ? "Finished an earlier, interrupted run: c" : "C"}reated the owner ${email} of the clinic "${clinic.name}" (slug ${clinic.slug}).`;
   }
+  // One link at a time: a new one ends those printed before (a lost link stops working).
+  if (unfinished) await endResetLinks(pool, unfinished.id);
   await auth.api.requestPasswordReset({ body: { email, redirectTo: `${config.frontendUrl}/reset-password` } });
   const link = caught.find((job) => job.kind === "reset-password");
   if (!link || !("url" in link)) fail("no password link was produced: nothing to print");

@@ -146,6 +146,13 @@ t.test("run again after an interruption, create-owner finishes the owner and cli
   t.match(lost.output, `The owner ${email} of the clinic "Lakeside Clinic" (slug ${slug}) exists but has not chosen a password yet (no clinic "Another Clinic" was created): here is a new link.`);
   t.same(await ownersOf(email), [{ clinics: [slug] }], "still one owner, one clinic");
 
+  // The link printed before no longer works: one link at a time.
+  const earlier = /^http:\/\/localhost:4000(\/api\/auth\/reset-password\/\S+)$/m.exec(finished.output)![1]!;
+  const followed = await app.inject({ method: "GET", url: earlier });
+  const location = new URL(String(followed.headers.location));
+  t.equal(location.searchParams.get("token"), null, "the earlier link leads to no reset");
+  t.equal(location.searchParams.get("error"), "INVALID_TOKEN", "it says the link is no longer valid");
+
   const cookie = await takeOver(t, app, lost.output, email);
   const clinics = (await app.inject({ method: "GET", url: "/api/auth/organization/list", headers: { cookie } })).json();
   t.match(clinics, [{ slug, name: "Lakeside Clinic" }], "the owner signs in to the clinic");
@@ -179,4 +186,26 @@ t.test("create-owner without --email or --clinic says how to call it", async (t)
   t.equal(run.code, 1);
   t.match(run.output, "--email and --clinic are required");
   t.match(run.output, "usage: npm run create-owner -- --email");
+});
+
+t.test("an account without a password that has another way in (another provider) is never handed a link", async (t) => {
+  await buildTestApp(t);
+  const email = uniqueEmail("sso");
+  const id = `sso-${email.slice(4, 20)}`;
+  const client = new pg.Client({ connectionString: testDatabaseUrl });
+  await client.connect();
+  await client.query(
+    `INSERT INTO "user" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt") VALUES ($1, 'Someone Else', $2, true, now(), now())`,
+    [id, email],
+  );
+  await client.query(
+    `INSERT INTO "account" ("id", "accountId", "providerId", "userId", "createdAt", "updatedAt") VALUES ($1, $2, 'oidc', $2, now(), now())`,
+    [`${id}-oidc`, id],
+  );
+  await client.end();
+  const run = await createOwner(["--email", email, "--clinic", "Taken Over Clinic"]);
+  t.equal(run.code, 1);
+  t.match(run.output, `an account with ${email} already exists: nothing was created`);
+  t.notMatch(run.output, /reset-password\//, "no link for that account");
+  t.same(await ownersOf(email), [{ clinics: [] }], "no clinic was created for it");
 });
