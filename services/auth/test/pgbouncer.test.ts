@@ -163,6 +163,31 @@ t.test("DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL cancels a long statement; thro
   t.match(warnings[0], /PgBouncer's query_timeout/);
 });
 
+t.test("DATABASE_STATEMENT_TIMEOUT_MS through a PgBouncer that ignores the parameter: noticed, and said once", async (t) => {
+  const ignoring = await OwnPgBouncer.start(t, { database, poolSize: 2, settings: ["ignore_startup_parameters = statement_timeout"] });
+  // What made the old probe pass: the connection opens, and the timeout is silently not in force.
+  const accepted = new pg.Client({ connectionString: ignoring.url, statement_timeout: 200 });
+  await accepted.connect();
+  t.teardown(() => accepted.end());
+  t.same((await accepted.query("SHOW statement_timeout")).rows, [{ statement_timeout: "0" }], "PgBouncer opened it without the parameter");
+
+  const warnings: { fields: object; message: string }[] = [];
+  const log = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
+  const pooled = createPostgresPool({ connectionString: ignoring.url, max: 2, connectionTimeoutMillis: 5000, statementTimeoutMs: 200 }, log);
+  t.teardown(() => pooled.end());
+  t.equal((await Promise.all([1, 2, 3].map(() => pooled.query("SELECT 1 AS one")))).length, 3, "the pool serves");
+  t.equal(warnings.length, 1, "one warning");
+  t.match(warnings[0]?.message, /drops the statement_timeout startup parameter \(PgBouncer's ignore_startup_parameters\): statements run without DATABASE_STATEMENT_TIMEOUT_MS/);
+  t.match(warnings[0]?.message, /PgBouncer's query_timeout/);
+  t.match(warnings[0]?.fields, { statementTimeoutMs: 200, statementTimeoutInForce: "0" });
+
+  // Directly, the probe sees its own value in force (200 shows as "200ms"): no warning.
+  const direct = createPostgresPool({ connectionString: directUrl, max: 1, connectionTimeoutMillis: 5000, statementTimeoutMs: 2000 }, log);
+  t.teardown(() => direct.end());
+  t.same((await direct.query("SHOW statement_timeout")).rows, [{ statement_timeout: "2s" }]);
+  t.equal(warnings.length, 1, "no warning for PostgreSQL itself");
+});
+
 t.test("an invalidation listener left on a transaction-mode PgBouncer notices it and keeps no cache", async (t) => {
   // A PgBouncer of this test's own, used by nothing but the listener: one server connection, L.
   const listenerBouncer = await OwnPgBouncer.start(t, { database, poolSize: 2 });
