@@ -9,6 +9,7 @@ import { pino } from "pino";
 import t, { type Test } from "tap";
 import { createPostgresPool } from "@temetro/shared";
 import { buildInternalApp } from "../src/internal-app.js";
+import { INVALIDATION_CHANNEL } from "../src/sessions/invalidation.js";
 import { migrate } from "../src/db/migrate.js";
 import { ownMigrations } from "../src/db/schema.js";
 import { buildReplicas, buildTestApp, testConfig } from "@temetro/test-support/auth-app";
@@ -214,6 +215,44 @@ t.test("an invalidation listener left on a transaction-mode PgBouncer notices it
 
   const user = await signUp(app);
   t.equal((await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } })).json().user.email, user.email, "and the service serves");
+});
+
+t.test("a listener on PgBouncer is caught even when its polls land on another session that listens too", async (t) => {
+  // Two server connections, A and B, both listening on the channel (as a previous listener's or
+  // another replica's would be); the service's listener LISTENs on B. A poll that lands on A finds
+  // a listening session: only its pid shows it is not the listener's, and notifications reaching B
+  // go to whichever client PgBouncer lends B to.
+  const listenerBouncer = await OwnPgBouncer.start(t, { database, poolSize: 2 });
+  const holder = new pg.Client({ connectionString: listenerBouncer.url });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query("BEGIN");
+  await holder.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+  const sessionA: number = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+
+  // A is held: the listener's LISTEN, and its polls, land on B.
+  const { app, logs } = await buildTestApp(t, { env: { DATABASE_URL: directUrl, DATABASE_LISTEN_URL: listenerBouncer.url } });
+  await waitUntil(() => app.sessions.directory.isCaching, "the cache to be on while the listener has B to itself", 10_000);
+  await holder.query("COMMIT"); // A now listens as well, and is free
+
+  // Another client holds B when it can get it: the listener's next poll runs on A.
+  const other = new pg.Client({ connectionString: listenerBouncer.url });
+  await other.connect();
+  t.teardown(() => other.end());
+  let holdingB = false;
+  await waitUntil(async () => {
+    if (logs.text().includes("the invalidation listener's connection is shared")) return true;
+    if (!holdingB) {
+      await other.query("BEGIN");
+      holdingB = (await other.query("SELECT pg_backend_pid() AS pid")).rows[0].pid !== sessionA;
+      if (!holdingB) await other.query("ROLLBACK");
+    }
+    return false;
+  }, "the warning", 30_000);
+  if (holdingB) await other.query("COMMIT");
+  t.equal(app.sessions.directory.isCaching, false, "every answer now comes from PostgreSQL");
+  t.match(logs.text(), /set DATABASE_LISTEN_URL to PostgreSQL itself/);
+  t.match(logs.text(), /"pollSessionListening":true/, "caught on a session that listens, by its pid");
 });
 
 t.test("the migration itself works through PgBouncer in transaction mode: three at once, one schema", async (t) => {
