@@ -32,8 +32,8 @@ const refusesStartupParameter = (error: unknown) =>
  * it, opens one without it). So the pool's first connection is preceded by a probe with the
  * parameter that also asks which timeout is in force: in force, every connection carries it;
  * refused or dropped, connections open without it and a warning says how to put the limit on
- * PostgreSQL's or PgBouncer's side. A probe that gets no answer (PostgreSQL down) decides nothing: the next
- * connection probes again. Also listens for errors of connections in use (see PITFALLS).
+ * PostgreSQL's or PgBouncer's side. A probe that gets no answer (PostgreSQL down) decides nothing:
+ * the next connection probes again. Also listens for errors of connections in use (see PITFALLS).
  */
 export function createPostgresPool(options: PostgresPoolOptions, log: PostgresPoolLog): pg.Pool {
   const startup = new StartupTimeout(options, log);
@@ -118,6 +118,8 @@ class StartupTimeout {
     const client = new pg.Client({
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: this.options.connectionTimeoutMillis,
+      // Every connection of the pool waits for the probe: a server that stops answering must not hold them all.
+      query_timeout: this.options.connectionTimeoutMillis,
       statement_timeout: this.options.statementTimeoutMs,
     });
     client.on("error", () => {});
