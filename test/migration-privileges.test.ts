@@ -1,6 +1,10 @@
 // `npm run migrate` with the privileges a managed PostgreSQL gives: a role that owns its database
 // and may reach no other. A PostgreSQL of the test's own, since the rules changed here (CONNECT on
 // the `postgres` database) are the whole server's.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import t from "tap";
 import { repositoryRoot, TEST_SECRET } from "@temetro/test-support/auth-app";
@@ -68,4 +72,58 @@ t.test("a missing database, the postgres database reachable: CREATEDB is what is
   t.match(output, /database created/);
   const { rows } = await superuser.query(`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'clinic_created'`);
   t.same(rows, [{ owner: "clinic_app" }], "owned by the role that migrates it");
+});
+
+/** The `fatal` lines of a JSON log, as messages. */
+const fatalMessages = (output: string) =>
+  output
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { level: number | string; msg: string }];
+      } catch {
+        return [];
+      }
+    })
+    .filter((entry) => entry.level === 60 || entry.level === "fatal")
+    .map((entry) => entry.msg);
+
+t.test("a MIGRATION_DATABASE_URL given as a file that leads nowhere: the message names MIGRATION_DATABASE_URL", async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), "temetro-migration-url-"));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const file = join(directory, "MIGRATION_DATABASE_URL");
+  // Port 1: nothing listens there.
+  writeFileSync(file, "postgres://clinic_app@127.0.0.1:1/clinic_auth\n");
+  const { code, output } = await runMigration({ MIGRATION_DATABASE_URL_FILE: file, DATABASE_URL: asApp("clinic_auth") });
+  t.equal(code, 1);
+  const [message] = fatalMessages(output);
+  t.match(message, /^PostgreSQL is not reachable at 127\.0\.0\.1:1 \(MIGRATION_DATABASE_URL\)/, output);
+  t.match(message, /or set MIGRATION_DATABASE_URL\.$/);
+  t.notMatch(message, /\(DATABASE_URL\)|set DATABASE_URL/, "not DATABASE_URL, which it did not use");
+});
+
+t.test("the createdb command suggested for a missing database runs as printed, whatever the names hold", async (t) => {
+  // A role and a database whose names a shell would otherwise split, unquote or execute.
+  const role = "o'clinic app";
+  const database = "clinic's $(touch PWNED) `touch PWNED` db";
+  await superuser.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN NOCREATEDB`);
+  t.teardown(async () => {
+    await superuser.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)}`);
+    await superuser.query(`DROP ROLE ${pg.escapeIdentifier(role)}`);
+  });
+  const url = `postgres://${encodeURIComponent(role)}@127.0.0.1:${postgres.port}/${encodeURIComponent(database)}`;
+  const { code, output } = await runMigration({ MIGRATION_DATABASE_URL: url });
+  t.equal(code, 1, output);
+  const [message] = fatalMessages(output);
+  t.match(message, `CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(role)}`, "the SQL names are SQL identifiers");
+  const command = /`(createdb .*)`, or CREATE DATABASE/s.exec(message ?? "")?.[1];
+  t.ok(command, `a createdb command in: ${message}`);
+
+  // Pasted into a shell, by an administrator (PGUSER), in a directory of its own.
+  const directory = mkdtempSync(join(tmpdir(), "temetro-createdb-"));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  execFileSync("sh", ["-c", command!], { cwd: directory, env: { PATH: process.env.PATH ?? "", PGUSER: "postgres" } });
+  t.notOk(existsSync(join(directory, "PWNED")), "nothing in the names ran");
+  const { rows } = await superuser.query(`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [database]);
+  t.same(rows, [{ owner: role }], "the database of that exact name, owned by that exact role");
 });

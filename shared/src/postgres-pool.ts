@@ -28,11 +28,12 @@ const refusesStartupParameter = (error: unknown) =>
  *
  * The only way to give every statement a timeout without session state (a `SET` would stay on
  * whichever server connection PgBouncer lent, and be missing on the next) is the `statement_timeout`
- * startup parameter, and PgBouncer refuses to open a connection that carries it. So the pool's first
- * connection is preceded by a probe with the parameter: accepted, every connection carries it;
- * refused, connections open without it and a warning says how to put the limit on PostgreSQL's or
- * PgBouncer's side. A probe that gets no answer (PostgreSQL down) decides nothing: the next
- * connection probes again. Also listens for errors of connections in use (see PITFALLS).
+ * startup parameter, and PgBouncer refuses to open a connection that carries it (or, told to ignore
+ * it, opens one without it). So the pool's first connection is preceded by a probe with the
+ * parameter that also asks which timeout is in force: in force, every connection carries it;
+ * refused or dropped, connections open without it and a warning says how to put the limit on
+ * PostgreSQL's or PgBouncer's side. A probe that gets no answer (PostgreSQL down) decides nothing:
+ * the next connection probes again. Also listens for errors of connections in use (see PITFALLS).
  */
 export function createPostgresPool(options: PostgresPoolOptions, log: PostgresPoolLog): pg.Pool {
   const startup = new StartupTimeout(options, log);
@@ -96,13 +97,18 @@ class StartupTimeout {
     return this.probing;
   }
 
-  refused(): void {
+  /** The parameter cannot work: connections go without it, and the operator is told once where to put the limit. */
+  refused(how: "refuses" | "ignores" = "refuses", fields: object = {}): void {
     if (!this.send) return;
     this.send = false;
     this.known = true;
+    const pooler =
+      how === "refuses"
+        ? "a pooler that refuses startup parameters (PgBouncer)"
+        : "a pooler that drops the statement_timeout startup parameter (PgBouncer's ignore_startup_parameters)";
     this.log.warn(
-      { statementTimeoutMs: this.options.statementTimeoutMs },
-      "PostgreSQL is reached through a pooler that refuses startup parameters (PgBouncer): statements run without " +
+      { statementTimeoutMs: this.options.statementTimeoutMs, ...fields },
+      `PostgreSQL is reached through ${pooler}: statements run without ` +
         "DATABASE_STATEMENT_TIMEOUT_MS; set the limit there (PgBouncer's query_timeout) or on PostgreSQL " +
         "(ALTER ROLE ... SET statement_timeout)",
     );
@@ -112,16 +118,31 @@ class StartupTimeout {
     const client = new pg.Client({
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: this.options.connectionTimeoutMillis,
+      // Every connection of the pool waits for the probe: a server that stops answering must not hold them all.
+      query_timeout: this.options.connectionTimeoutMillis,
       statement_timeout: this.options.statementTimeoutMs,
     });
     client.on("error", () => {});
     try {
       await client.connect();
-      this.known = true;
+      // Accepted is not applied: PgBouncer told to ignore the parameter (ignore_startup_parameters)
+      // opens the connection and drops it. What the server says is in force is what counts.
+      const { rows } = await client.query<{ statement_timeout: string }>("SHOW statement_timeout");
+      const inForce = rows[0]?.statement_timeout ?? "";
+      if (millisecondsOf(inForce) === this.options.statementTimeoutMs) this.known = true;
+      else this.refused("ignores", { statementTimeoutInForce: inForce });
     } catch (error) {
       if (refusesStartupParameter(error)) this.refused();
     } finally {
       await client.end().catch(() => {});
     }
   }
+}
+
+const MS_PER_UNIT: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A time setting as SHOW prints it (`0`, `200ms`, `30s`, `2min`) in ms; NaN for anything else. */
+function millisecondsOf(shown: string): number {
+  const match = /^(\d+)\s*(ms|s|min|h|d)?$/.exec(shown.trim());
+  return match ? Number(match[1]) * MS_PER_UNIT[match[2] ?? "ms"]! : Number.NaN;
 }

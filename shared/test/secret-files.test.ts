@@ -1,12 +1,14 @@
 // `<NAME>_FILE`: any variable a service reads may come from a file, the way a mounted Kubernetes
 // Secret or a Compose secret arrives. What a person sees when it goes wrong names the variable and
 // the path, never the value.
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import * as z from "zod";
 import { ConfigError, databaseSettings, internalTokenSettings, readEnvironment, sharedSettings } from "../src/config/index.js";
+import { MAX_SECRET_FILE_BYTES } from "../src/config/secret-files.js";
 
 const secret = "s3cr3t-value-that-must-never-be-printed-0123456789";
 const directory = mkdtempSync(join(tmpdir(), "temetro-secret-files-"));
@@ -43,9 +45,74 @@ t.test("a file that cannot be read stops the start naming the variable and the p
   const error = t.throws(() => readEnvironment({ DATABASE_URL_FILE: missing }, sharedSettings)) as ConfigError;
   t.type(error, ConfigError);
   t.same(error.problems, [`DATABASE_URL_FILE: cannot read ${missing} (ENOENT)`]);
+});
+
+/** The one problem a start is refused with when `variable` points at `path`. */
+function refusal(t: Test, variable: string, path: string): string {
+  const error = t.throws(() => readEnvironment({ [variable]: path }, [databaseSettings, internalTokenSettings])) as ConfigError;
+  t.type(error, ConfigError);
+  return error.problems.join("\n");
+}
+
+t.test("a directory is refused as not a regular file", async (t) => {
   const folder = join(directory, "a-folder");
   mkdirSync(folder);
-  t.throws(() => readEnvironment({ DATABASE_URL_FILE: folder }, sharedSettings), { message: `DATABASE_URL_FILE: cannot read ${folder} (EISDIR)` });
+  t.equal(refusal(t, "DATABASE_URL_FILE", folder), `DATABASE_URL_FILE: cannot read ${folder} (a directory, not a regular file)`);
+});
+
+t.test("a FIFO is refused at once instead of waiting forever for a writer", async (t) => {
+  const fifo = join(directory, "a-fifo");
+  execFileSync("mkfifo", [fifo]);
+  // No writer ever opens it: a blocking open or read would hang this test until tap's timeout.
+  t.equal(refusal(t, "INTERNAL_TOKEN_FILE", fifo), `INTERNAL_TOKEN_FILE: cannot read ${fifo} (a FIFO, not a regular file)`);
+});
+
+t.test("/dev/zero is refused instead of being read until memory runs out", async (t) => {
+  t.equal(refusal(t, "INTERNAL_TOKEN_FILE", "/dev/zero"), "INTERNAL_TOKEN_FILE: cannot read /dev/zero (a character device, not a regular file)");
+});
+
+t.test(`a file over ${MAX_SECRET_FILE_BYTES / 1024} KiB is refused; one of exactly that size is read`, async (t) => {
+  const big = file("too-big", `${secret}${"x".repeat(MAX_SECRET_FILE_BYTES)}`);
+  const problem = refusal(t, "INTERNAL_TOKEN_FILE", big);
+  t.equal(problem, `INTERNAL_TOKEN_FILE: cannot read ${big} (larger than 64 KiB)`);
+  t.notMatch(problem, secret);
+  const atTheCap = "y".repeat(MAX_SECRET_FILE_BYTES);
+  t.equal(readEnvironment({ INTERNAL_TOKEN_FILE: file("at-the-cap", atTheCap) }, [internalTokenSettings]).internalToken, atTheCap);
+});
+
+t.test("bytes that are not UTF-8 are refused, not turned into U+FFFD (two secrets would become one)", async (t) => {
+  const path = join(directory, "latin1-token");
+  // "s3cr3t-é..." in Latin-1: 0xE9 alone is no UTF-8; nor is 0xFF, which another secret could hold there.
+  writeFileSync(path, Buffer.concat([Buffer.from("s3cr3t-"), Buffer.from([0xe9]), Buffer.from("-0123456789abcdef0123456789abcdef")]));
+  const problem = refusal(t, "INTERNAL_TOKEN_FILE", path);
+  t.equal(problem, `INTERNAL_TOKEN_FILE: cannot read ${path} (not UTF-8 text)`);
+  t.notMatch(problem, "s3cr3t");
+  const accented = "s3cr3t-é-0123456789abcdef0123456789abcdef";
+  t.equal(readEnvironment({ INTERNAL_TOKEN_FILE: file("utf8-token", accented) }, [internalTokenSettings]).internalToken, accented, "UTF-8 text is read as such");
+});
+
+t.test("a Kubernetes Secret volume's symlinks (key -> ..data/key, ..data -> timestamped directory) are followed", async (t) => {
+  // What the kubelet lays out, and how it swaps in a new version of the Secret: a new timestamped
+  // directory, `..data` re-pointed at it by an atomic rename.
+  const mount = join(directory, "secret-volume");
+  mkdirSync(join(mount, "..2026_12_01_03_00_00.000000001"), { recursive: true });
+  writeFileSync(join(mount, "..2026_12_01_03_00_00.000000001", "INTERNAL_TOKEN"), `${secret}\n`);
+  symlinkSync("..2026_12_01_03_00_00.000000001", join(mount, "..data"));
+  symlinkSync("..data/INTERNAL_TOKEN", join(mount, "INTERNAL_TOKEN"));
+  const key = join(mount, "INTERNAL_TOKEN");
+  t.equal(readEnvironment({ INTERNAL_TOKEN_FILE: key }, [internalTokenSettings]).internalToken, secret);
+
+  const rotated = `${secret}-rotated`;
+  mkdirSync(join(mount, "..2026_12_01_04_00_00.000000002"));
+  writeFileSync(join(mount, "..2026_12_01_04_00_00.000000002", "INTERNAL_TOKEN"), `${rotated}\n`);
+  symlinkSync("..2026_12_01_04_00_00.000000002", join(mount, "..data_tmp"));
+  renameSync(join(mount, "..data_tmp"), join(mount, "..data"));
+  t.equal(readEnvironment({ INTERNAL_TOKEN_FILE: key }, [internalTokenSettings]).internalToken, rotated, "a restart after a rotation reads the new value");
+
+  // A link whose end is not a regular file is refused like the file itself.
+  const toDevice = join(directory, "link-to-zero");
+  symlinkSync("/dev/zero", toDevice);
+  t.equal(refusal(t, "INTERNAL_TOKEN_FILE", toDevice), `INTERNAL_TOKEN_FILE: cannot read ${toDevice} (a character device, not a regular file)`);
 });
 
 t.test("a variable set both ways is refused rather than one silently winning", async (t) => {

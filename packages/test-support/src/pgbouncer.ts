@@ -23,6 +23,8 @@ export interface PgBouncerOptions {
   port?: number;
   /** Server connections PgBouncer opens to PostgreSQL at most: every client shares these. */
   poolSize: number;
+  /** More `[pgbouncer]` settings, one `key = value` a line (`ignore_startup_parameters = statement_timeout`). */
+  settings?: string[];
 }
 
 /**
@@ -57,6 +59,7 @@ export class OwnPgBouncer {
       "admin_users = postgres",
       `logfile = ${join(dir, "pgbouncer.log")}`,
       `pidfile = ${join(dir, "pgbouncer.pid")}`,
+      ...(options.settings ?? []),
     ].join("\n");
     await writeFile(join(dir, "pgbouncer.ini"), `${ini}\n`);
     await writeFile(join(dir, "users.txt"), `"postgres" ""\n`);

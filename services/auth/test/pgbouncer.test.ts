@@ -9,6 +9,7 @@ import { pino } from "pino";
 import t, { type Test } from "tap";
 import { createPostgresPool } from "@temetro/shared";
 import { buildInternalApp } from "../src/internal-app.js";
+import { INVALIDATION_CHANNEL } from "../src/sessions/invalidation.js";
 import { migrate } from "../src/db/migrate.js";
 import { ownMigrations } from "../src/db/schema.js";
 import { buildReplicas, buildTestApp, testConfig } from "@temetro/test-support/auth-app";
@@ -163,6 +164,31 @@ t.test("DATABASE_STATEMENT_TIMEOUT_MS: PostgreSQL cancels a long statement; thro
   t.match(warnings[0], /PgBouncer's query_timeout/);
 });
 
+t.test("DATABASE_STATEMENT_TIMEOUT_MS through a PgBouncer that ignores the parameter: noticed, and said once", async (t) => {
+  const ignoring = await OwnPgBouncer.start(t, { database, poolSize: 2, settings: ["ignore_startup_parameters = statement_timeout"] });
+  // What made the old probe pass: the connection opens, and the timeout is silently not in force.
+  const accepted = new pg.Client({ connectionString: ignoring.url, statement_timeout: 200 });
+  await accepted.connect();
+  t.teardown(() => accepted.end());
+  t.same((await accepted.query("SHOW statement_timeout")).rows, [{ statement_timeout: "0" }], "PgBouncer opened it without the parameter");
+
+  const warnings: { fields: object; message: string }[] = [];
+  const log = { warn: (fields: object, message: string) => warnings.push({ fields, message }) };
+  const pooled = createPostgresPool({ connectionString: ignoring.url, max: 2, connectionTimeoutMillis: 5000, statementTimeoutMs: 200 }, log);
+  t.teardown(() => pooled.end());
+  t.equal((await Promise.all([1, 2, 3].map(() => pooled.query("SELECT 1 AS one")))).length, 3, "the pool serves");
+  t.equal(warnings.length, 1, "one warning");
+  t.match(warnings[0]?.message, /drops the statement_timeout startup parameter \(PgBouncer's ignore_startup_parameters\): statements run without DATABASE_STATEMENT_TIMEOUT_MS/);
+  t.match(warnings[0]?.message, /PgBouncer's query_timeout/);
+  t.match(warnings[0]?.fields, { statementTimeoutMs: 200, statementTimeoutInForce: "0" });
+
+  // Directly, the probe sees its own value in force (200 shows as "200ms"): no warning.
+  const direct = createPostgresPool({ connectionString: directUrl, max: 1, connectionTimeoutMillis: 5000, statementTimeoutMs: 2000 }, log);
+  t.teardown(() => direct.end());
+  t.same((await direct.query("SHOW statement_timeout")).rows, [{ statement_timeout: "2s" }]);
+  t.equal(warnings.length, 1, "no warning for PostgreSQL itself");
+});
+
 t.test("an invalidation listener left on a transaction-mode PgBouncer notices it and keeps no cache", async (t) => {
   // A PgBouncer of this test's own, used by nothing but the listener: one server connection, L.
   const listenerBouncer = await OwnPgBouncer.start(t, { database, poolSize: 2 });
@@ -189,6 +215,44 @@ t.test("an invalidation listener left on a transaction-mode PgBouncer notices it
 
   const user = await signUp(app);
   t.equal((await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: user.cookie } })).json().user.email, user.email, "and the service serves");
+});
+
+t.test("a listener on PgBouncer is caught even when its polls land on another session that listens too", async (t) => {
+  // Two server connections, A and B, both listening on the channel (as a previous listener's or
+  // another replica's would be); the service's listener LISTENs on B. A poll that lands on A finds
+  // a listening session: only its pid shows it is not the listener's, and notifications reaching B
+  // go to whichever client PgBouncer lends B to.
+  const listenerBouncer = await OwnPgBouncer.start(t, { database, poolSize: 2 });
+  const holder = new pg.Client({ connectionString: listenerBouncer.url });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query("BEGIN");
+  await holder.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+  const sessionA: number = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+
+  // A is held: the listener's LISTEN, and its polls, land on B.
+  const { app, logs } = await buildTestApp(t, { env: { DATABASE_URL: directUrl, DATABASE_LISTEN_URL: listenerBouncer.url } });
+  await waitUntil(() => app.sessions.directory.isCaching, "the cache to be on while the listener has B to itself", 10_000);
+  await holder.query("COMMIT"); // A now listens as well, and is free
+
+  // Another client holds B when it can get it: the listener's next poll runs on A.
+  const other = new pg.Client({ connectionString: listenerBouncer.url });
+  await other.connect();
+  t.teardown(() => other.end());
+  let holdingB = false;
+  await waitUntil(async () => {
+    if (logs.text().includes("the invalidation listener's connection is shared")) return true;
+    if (!holdingB) {
+      await other.query("BEGIN");
+      holdingB = (await other.query("SELECT pg_backend_pid() AS pid")).rows[0].pid !== sessionA;
+      if (!holdingB) await other.query("ROLLBACK");
+    }
+    return false;
+  }, "the warning", 30_000);
+  if (holdingB) await other.query("COMMIT");
+  t.equal(app.sessions.directory.isCaching, false, "every answer now comes from PostgreSQL");
+  t.match(logs.text(), /set DATABASE_LISTEN_URL to PostgreSQL itself/);
+  t.match(logs.text(), /"pollSessionListening":true/, "caught on a session that listens, by its pid");
 });
 
 t.test("the migration itself works through PgBouncer in transaction mode: three at once, one schema", async (t) => {

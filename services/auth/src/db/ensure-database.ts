@@ -36,10 +36,14 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger): Promi
     await target.end().catch(() => {});
   }
 
+  // Meant to be pasted: the command's words quoted for a shell, the statements' names for SQL, so
+  // that a name with a space, a quote or `$(...)` is taken as a name by both.
+  const createdb = ["createdb", "-h", url.hostname, "-p", url.port || "5432", ...(url.username ? ["-O", role] : []), name];
   const howToCreate =
-    `create it as a role that may (\`createdb -h ${url.hostname} -p ${url.port || 5432} -O ${role} ${name}\`, ` +
-    `or CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(role)}), or give ${role} the CREATEDB privilege ` +
-    `(ALTER ROLE ${pg.escapeIdentifier(role)} CREATEDB)`;
+    `create it as a role that may (\`${createdb.map(quoteForShell).join(" ")}\`, ` +
+    `or CREATE DATABASE ${pg.escapeIdentifier(name)}${url.username ? ` OWNER ${pg.escapeIdentifier(role)}` : ""}), ` +
+    `or give ${role} the CREATEDB privilege` +
+    (url.username ? ` (ALTER ROLE ${pg.escapeIdentifier(role)} CREATEDB)` : "");
   url.pathname = `/${MAINTENANCE_DATABASE}`;
   const admin = new pg.Client({ connectionString: url.toString() });
   admin.on("error", () => {});
@@ -72,4 +76,10 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger): Promi
 export function isMissingDatabase(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === "3D000" || (code === "08P01" && /database ".*" does not exist/.test((error as Error).message));
+}
+
+/** A word a POSIX shell reads back as itself: left bare when it is plainly safe, else in single quotes. */
+export function quoteForShell(word: string): string {
+  if (/^[A-Za-z0-9_.,:\/@%+=-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -10,7 +10,8 @@ const bootLogger = createServiceLogger({ logLevel: "info" });
 const config = loadOrExit(() => loadConfig(process.env, { warn: (message) => bootLogger.warn(message) }));
 const logger = createServiceLogger(config);
 try {
-  const variable = process.env.MIGRATION_DATABASE_URL ? "MIGRATION_DATABASE_URL" : "DATABASE_URL";
+  // From the loaded configuration, not process.env: MIGRATION_DATABASE_URL may come from its _FILE.
+  const variable = config.migrationDatabaseUrl === config.databaseUrl ? "DATABASE_URL" : "MIGRATION_DATABASE_URL";
   const unreachable = await findUnreachableDependencies(config, ["postgres"], { url: config.migrationDatabaseUrl, variable });
   if (unreachable.length > 0) {
     for (const problem of unreachable) logger.fatal(problem);

@@ -27,9 +27,11 @@ import type { SessionDirectory } from "./directory.js";
  * - LISTEN needs a session of its own: through PgBouncer in transaction mode it lands on a server
  *   connection that PgBouncer then lends to others, and notifications reach whoever holds it. So
  *   the listener has its own URL (DATABASE_LISTEN_URL, default DATABASE_URL), and every poll checks
- *   that the session it runs in is the one listening: when it is not, the connection is shared
- *   and the cache stays off for good (a warning names the variable), rather than serve answers
- *   that a lost notification left stale.
+ *   that it runs in the very server session that ran LISTEN (its backend pid, taken in the same
+ *   round trip as LISTEN): when it does not, the connection is shared and the cache stays off for
+ *   good (a warning names the variable), rather than serve answers that a lost notification left
+ *   stale. Asking "does this session listen?" is not enough: another server connection may listen
+ *   too (a previous listener's, another replica's), and a poll landing there would pass.
  *
  * Redis plays no part: an outage, a restart or an emptied Redis cannot hide a change.
  */
@@ -59,8 +61,18 @@ const FORGET_ALL_ABOVE = 1000;
 /** Notified rows remembered so that the poll reading them does not apply them twice. */
 const MAX_NOTIFIED = 10_000;
 const PRUNE_EVERY_MS = 60_000;
-/** Whether the session a statement runs in is the one that listens. */
-const LISTENING = `'${INVALIDATION_CHANNEL}' = ANY (array(SELECT pg_listening_channels()))`;
+/**
+ * Which server session a statement runs in, and whether it listens. The pid is what proves it is
+ * the listener's own; the channel check also catches the listener's session after another client
+ * of a pooler ran UNLISTEN (or DISCARD ALL) on it.
+ */
+const SESSION = `pg_backend_pid() AS pid, '${INVALIDATION_CHANNEL}' = ANY (array(SELECT pg_listening_channels())) AS listening`;
+
+/** What a poll reports about the session it ran in. */
+interface Session {
+  pid: number;
+  listening: boolean;
+}
 
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** Math.max(0, attempt - 1), 2000);
 
@@ -74,6 +86,8 @@ interface Horizon {
 export class InvalidationChannel {
   readonly status: InvalidationStatus = { received: 0, readFailures: 0 };
   private client: pg.Client | undefined;
+  /** The backend pid of the session that ran LISTEN: every poll must run in it. */
+  private listenerPid: number | undefined;
   /** Undefined until the first poll on a connection. */
   private horizon: Horizon | undefined;
   /** `seq`s applied from notifications whose rows no poll has read yet. */
@@ -146,9 +160,13 @@ export class InvalidationChannel {
     client.on("notification", (notification) => {
       if (client === this.client && notification.channel === INVALIDATION_CHANNEL) this.onNotification(notification.payload ?? "");
     });
+    let listenerPid: number;
     try {
       await client.connect();
-      await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+      // One simple-query message, so one server session even through a pooler in transaction
+      // mode: the pid returned is the session that listens.
+      const results = (await client.query(`LISTEN ${INVALIDATION_CHANNEL}; SELECT pg_backend_pid() AS pid`)) as unknown as pg.QueryResult<{ pid: number }>[];
+      listenerPid = results[1]!.rows[0]!.pid;
     } catch (error) {
       client.removeAllListeners("end");
       client.end().catch(() => {});
@@ -163,6 +181,7 @@ export class InvalidationChannel {
       return;
     }
     this.client = client;
+    this.listenerPid = listenerPid;
     this.horizon = undefined;
     this.notified.clear();
     await this.poll();
@@ -173,14 +192,14 @@ export class InvalidationChannel {
    * lends its server connections (PgBouncer in transaction mode), so notifications go astray. The
    * cache goes off for good: every answer is read from PostgreSQL, which is always right.
    */
-  private shared(client: pg.Client): void {
+  private shared(client: pg.Client, session: Session): void {
     if (client !== this.client) return;
     this.sharedSession = true;
     this.client = undefined;
     this.horizon = undefined;
     this.directory.stopCaching();
     this.log.warn(
-      {},
+      { listenerPid: this.listenerPid, pollPid: session.pid, pollSessionListening: session.listening },
       "session cache off: the invalidation listener's connection is shared by a pooler in transaction mode (PgBouncer), " +
         "so notifications cannot reach it; set DATABASE_LISTEN_URL to PostgreSQL itself",
     );
@@ -226,32 +245,32 @@ export class InvalidationChannel {
     if (!client) return;
     const startedAt = Date.now();
     try {
-      let horizon: Horizon & { listening: boolean };
+      let horizon: Horizon & Session;
       if (this.horizon === undefined) {
         // Catching up after (re)connecting: the cache was emptied when the connection was lost (or
         // was never filled), so nothing committed before this snapshot needs applying; everything
         // committed after it is notified, and read by the next poll.
-        const { rows } = await client.query<Horizon & { listening: boolean }>(
+        const { rows } = await client.query<Horizon & Session>(
           `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
-                  array(SELECT pg_snapshot_xip(s)::text) AS xip, ${LISTENING} AS listening
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip, ${SESSION}
              FROM pg_current_snapshot() AS s`,
         );
         horizon = rows[0]!;
-        if (!horizon.listening) return this.shared(client);
+        if (!this.inListenerSession(horizon)) return this.shared(client, horizon);
       } else {
         // One statement, one snapshot: the rows it returns are exactly those its snapshot sees
         // and the previous one did not (their transaction had not started, or was in progress).
-        const { rows } = await client.query<Horizon & { listening: boolean; seq: string | null; target: string | null }>(
-          `WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s, ${LISTENING} AS listening)
+        const { rows } = await client.query<Horizon & Session & { seq: string | null; target: string | null }>(
+          `WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s, ${SESSION})
            SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
-                  array(SELECT pg_snapshot_xip(s)::text) AS xip, listening, l.seq::text AS seq, l.target
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip, pid, listening, l.seq::text AS seq, l.target
              FROM snapshot
              LEFT JOIN session_invalidation l ON l.xid >= $1::xid8 OR l.xid = ANY($2::xid8[])
             ORDER BY l.seq`,
           [this.horizon.xmax, this.horizon.xip],
         );
         horizon = rows[0]!;
-        if (!horizon.listening) return this.shared(client);
+        if (!this.inListenerSession(horizon)) return this.shared(client, horizon);
         const fresh = rows.filter((row) => row.seq !== null && !this.notified.delete(row.seq));
         this.status.received += fresh.length;
         if (fresh.length > FORGET_ALL_ABOVE) this.directory.forgetAll();
@@ -270,6 +289,11 @@ export class InvalidationChannel {
     } catch (error) {
       this.lost(client, error as Error);
     }
+  }
+
+  /** Whether a poll ran in the session that ran LISTEN, and that session still listens. */
+  private inListenerSession(session: Session): boolean {
+    return session.pid === this.listenerPid && session.listening;
   }
 
   /**
