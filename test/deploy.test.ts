@@ -7,6 +7,7 @@ import { relative } from "node:path";
 import t from "tap";
 import { parse } from "yaml";
 import { byKind, named, render, renderDirectory, root, type K8sObject } from "./fixtures/kustomize.js";
+import { selects } from "./fixtures/network-policy.js";
 
 async function validate(object: K8sObject): Promise<void> {
   const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
@@ -105,8 +106,9 @@ for (const overlay of ["dev", "production"]) {
     for (const name of ["DATABASE_URL", "REDIS_URL", "SMTP_URL"]) t.equal(mailerSecrets[name], name, `the mailer reads ${name} from the Secret's file`);
     t.equal(mailerSecrets.BETTER_AUTH_SECRET, undefined, "the mailer is not given the session-signing secret");
     t.equal(mailerContainer.envFrom.some((source: any) => source.secretRef), false, "no secret in the environment");
-    const mailerEgress = named(objects, "NetworkPolicy", "temetro-mailer-egress");
-    const mailerPorts = mailerEgress.spec.egress.flatMap((rule: any) => (rule.ports ?? []).map((port: { port: number }) => port.port));
+    const mailerLabels = mailer.spec.template.metadata.labels;
+    const mailerEgress = byKind(objects, "NetworkPolicy").filter((policy) => policy.spec.egress && selects(policy.spec.podSelector, mailerLabels));
+    const mailerPorts = mailerEgress.flatMap((policy) => policy.spec.egress.flatMap((rule: any) => (rule.ports ?? []).map((port: { port: number }) => port.port)));
     for (const port of [5432, 6379]) t.ok(mailerPorts.includes(port), `the mailer may reach port ${port}`);
 
     const policies = byKind(objects, "NetworkPolicy");
