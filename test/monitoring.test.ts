@@ -8,7 +8,7 @@ import { parser } from "@prometheus-io/lezer-promql";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { parse } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { newRedisPrefix } from "@temetro/test-support/auth-app";
 import { PASSWORD, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
@@ -86,7 +86,8 @@ t.test("the monitoring objects validate against the Prometheus Operator's and Ku
 
 t.test("each ServiceMonitor finds its service's metrics port in the production overlay, with the metrics token", async (t) => {
   const production = render("production");
-  const example = parse(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8"));
+  const example = parseAllDocuments(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8")).map((document) => document.toJSON());
+  const metricsSecret = example.find((secret) => secret.metadata.name === "temetro-auth-metrics");
   const expected = { "temetro-auth": "temetro-auth-internal", "temetro-mailer": "temetro-mailer" } as Record<string, string>;
   for (const monitor of byKind(monitoring, "ServiceMonitor")) {
     const services = byKind(production, "Service").filter((service) =>
@@ -100,8 +101,10 @@ t.test("each ServiceMonitor finds its service's metrics port in the production o
       t.ok(deployment.spec.template.spec.containers[0].ports.some((container: { name: string }) => container.name === port.targetPort), "which the pods serve");
       t.equal(endpoint.path, "/metrics");
       t.equal(endpoint.honorLabels, true, "the series keep their own service label");
-      t.same(endpoint.authorization.credentials, { name: "temetro-auth", key: "METRICS_TOKEN" });
-      t.ok("METRICS_TOKEN" in example.stringData, "a key the Secret template lists");
+      // A Secret of its own: the Prometheus Operator must read it, and so gets nothing else.
+      t.same(endpoint.authorization.credentials, { name: "temetro-auth-metrics", key: "METRICS_TOKEN" });
+      t.same(Object.keys(metricsSecret?.stringData ?? {}), ["METRICS_TOKEN"], "the Secret template has it, alone in its Secret");
+      t.notOk(example.some((secret) => secret.metadata.name !== "temetro-auth-metrics" && "METRICS_TOKEN" in secret.stringData), "and nowhere else");
       t.equal(monitor.metadata.namespace, deployment.metadata.namespace, "in the services' namespace, where the Secret is");
     }
   }
