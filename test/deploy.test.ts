@@ -292,12 +292,19 @@ t.test("the images run tsc's output with plain node: no TypeScript sources, no t
   }
 });
 
+/**
+ * A Job name the Job controller can use: it becomes the `job-name` label of the Job's pods, a label
+ * value (63 characters at most), and is a DNS subdomain (lower-case alphanumerics, '-' and '.').
+ */
+const isJobName = (name: string) => name.length <= 63 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name);
+
 t.test("the migration Job is named after the release, so the next release's Job applies beside the finished one", async (t) => {
   for (const overlay of ["dev", "production"]) {
     const objects = render(overlay);
     const image = named(objects, "Deployment", "temetro-auth").spec.template.spec.containers[0].image as string;
     const job = migrationJob(objects);
     t.equal(job.metadata.name, `temetro-auth-migrate-${image.split(":")[1]}`, `${overlay}: named after the auth image's tag`);
+    t.ok(isJobName(job.metadata.name), `${overlay}: a name its pods' job-name label can carry`);
     t.equal(job.spec.template.spec.containers[0].image, image, `${overlay}: migrates with the release's own image`);
     t.ok(job.spec.ttlSecondsAfterFinished > 0, `${overlay}: finished Jobs are cleaned up`);
   }
@@ -311,7 +318,20 @@ t.test("the migration Job is named after the release, so the next release's Job 
   const objects = renderDirectory(relative(root, next));
   t.equal(migrationJob(objects).metadata.name, "temetro-auth-migrate-0.2.0");
   t.equal(named(objects, "Deployment", "temetro-mailer").spec.template.spec.containers[0].image, "ghcr.io/temetro/temetro-mailer:0.2.0");
+
+  // The same release pinned by digest as well: the Job keeps the tag's short name and runs the pinned image.
+  const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
+  writeFileSync(`${next}/kustomization.yaml`, kustomization.replaceAll('newTag: "0.1.0"', `newTag: "0.1.0"\n    digest: ${digest}`));
+  const pinned = renderDirectory(relative(root, next));
+  const pinnedImage = named(pinned, "Deployment", "temetro-auth").spec.template.spec.containers[0].image;
+  t.equal(pinnedImage, `ghcr.io/temetro/temetro-auth:0.1.0@${digest}`, "the Deployment runs the digest");
+  const pinnedJob = migrationJob(pinned);
+  t.equal(pinnedJob.metadata.name, "temetro-auth-migrate-0.1.0", "the Job is named after the tag, not the digest");
+  t.ok(isJobName(pinnedJob.metadata.name), `${pinnedJob.metadata.name}: at most 63 characters, lower-case letters, digits, '-' and '.'`);
+  t.equal(pinnedJob.spec.template.spec.containers[0].image, pinnedImage, "and migrates with the pinned image");
+  t.equal(pinnedJob.metadata.annotations["temetro.io/release-image"], "ghcr.io/temetro/temetro-auth:0.1.0", "the release it belongs to, readable on the Job");
 });
+
 
 t.test("production runs the release its overlay names, not latest", async (t) => {
   const objects = render("production");
