@@ -329,7 +329,7 @@ t.test("the migration Job is named after the release, so the next release's Job 
   t.equal(pinnedJob.metadata.name, "temetro-auth-migrate-0.1.0", "the Job is named after the tag, not the digest");
   t.ok(isJobName(pinnedJob.metadata.name), `${pinnedJob.metadata.name}: at most 63 characters, lower-case letters, digits, '-' and '.'`);
   t.equal(pinnedJob.spec.template.spec.containers[0].image, pinnedImage, "and migrates with the pinned image");
-  t.equal(pinnedJob.metadata.annotations["temetro.io/release-image"], "ghcr.io/temetro/temetro-auth:0.1.0", "the release it belongs to, readable on the Job");
+  t.equal(pinnedJob.metadata.annotations?.["temetro.io/release-image"], "ghcr.io/temetro/temetro-auth:0.1.0", "the release it belongs to, readable on the Job");
 });
 
 
