@@ -8,7 +8,7 @@ import { parser } from "@prometheus-io/lezer-promql";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { parse } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { newRedisPrefix } from "@temetro/test-support/auth-app";
 import { PASSWORD, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
@@ -86,7 +86,8 @@ t.test("the monitoring objects validate against the Prometheus Operator's and Ku
 
 t.test("each ServiceMonitor finds its service's metrics port in the production overlay, with the metrics token", async (t) => {
   const production = render("production");
-  const example = parse(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8"));
+  const example = parseAllDocuments(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8")).map((document) => document.toJSON());
+  const metricsSecret = example.find((secret) => secret.metadata.name === "temetro-auth-metrics");
   const expected = { "temetro-auth": "temetro-auth-internal", "temetro-mailer": "temetro-mailer" } as Record<string, string>;
   for (const monitor of byKind(monitoring, "ServiceMonitor")) {
     const services = byKind(production, "Service").filter((service) =>
@@ -99,9 +100,15 @@ t.test("each ServiceMonitor finds its service's metrics port in the production o
       const deployment = named(production, "Deployment", monitor.metadata.name);
       t.ok(deployment.spec.template.spec.containers[0].ports.some((container: { name: string }) => container.name === port.targetPort), "which the pods serve");
       t.equal(endpoint.path, "/metrics");
-      t.equal(endpoint.honorLabels, true, "the series keep their own service label");
-      t.same(endpoint.authorization.credentials, { name: "temetro-auth", key: "METRICS_TOKEN" });
-      t.ok("METRICS_TOKEN" in example.stringData, "a key the Secret template lists");
+      t.equal(endpoint.honorLabels, false, "the target's labels win: a pod cannot forge namespace, pod or job");
+      t.ok(
+        (endpoint.relabelings ?? []).some((rule: { action: string; regex: string }) => rule.action === "labeldrop" && new RegExp(`^(?:${rule.regex})$`).test("service")),
+        "the target's service label is dropped, so the series keep their own service label",
+      );
+      // A Secret of its own: the Prometheus Operator must read it, and so gets nothing else.
+      t.same(endpoint.authorization.credentials, { name: "temetro-auth-metrics", key: "METRICS_TOKEN" });
+      t.same(Object.keys(metricsSecret?.stringData ?? {}), ["METRICS_TOKEN"], "the Secret template has it, alone in its Secret");
+      t.notOk(example.some((secret) => secret.metadata.name !== "temetro-auth-metrics" && "METRICS_TOKEN" in secret.stringData), "and nowhere else");
       t.equal(monitor.metadata.namespace, deployment.metadata.namespace, "in the services' namespace, where the Secret is");
     }
   }
@@ -122,6 +129,8 @@ t.test("every alert says how long it waits, how bad it is, what it means and whe
   for (const [what, metric] of [
     ["5xx rate", "http_request_duration_seconds_count"],
     ["sign-in failures", 'outcome="wrong_password"'],
+    ["rate-limited sign-ins", 'outcome="limited"'],
+    ["a service with no scrape target", "absent(up{"],
     ["lockouts", 'outcome="locked"'],
     ["emails failing", "mailer_emails_failed_total"],
     ["queue depth", "mailer_queue_jobs"],
@@ -129,6 +138,35 @@ t.test("every alert says how long it waits, how bad it is, what it means and whe
     ["readiness flapping", "kube_pod_status_ready"],
   ]) {
     t.match(covered, metric, `an alert on ${what}`);
+  }
+});
+
+t.test("the sign-in failure share counts only sign-ins that reached a password check", async (t) => {
+  const spike = alerts.find((rule) => rule.alert === "TemetroAuthSignInFailureSpike")!;
+  const signIns = analyse(spike.expr).selectors.filter((selector) => selector.metric === "auth_sign_ins_total");
+  t.ok(signIns.length >= 2);
+  for (const { matchers } of signIns) {
+    const outcome = matchers.find((matcher) => matcher.label === "outcome");
+    t.ok(outcome, "every term names its outcomes: none counts the rate-limited, busy or locked refusals");
+    const counted = outcome!.op === "=" ? [outcome!.value] : outcome!.op === "=~" ? outcome!.value.split("|") : [];
+    t.same(counted.filter((value) => !["success", "wrong_password"].includes(value)), [], `${outcome!.op}"${outcome!.value}"`);
+  }
+});
+
+t.test("the monitoring stack's own metrics are read in the services' namespace only, and a missing scrape target alerts", async (t) => {
+  const namespace = rules.metadata.namespace;
+  t.ok(namespace, "the rules are applied in a namespace");
+  for (const { where, expr } of queries.filter((query) => query.where.startsWith("alert"))) {
+    for (const { metric, matchers } of analyse(expr).selectors) {
+      if (!(metric in fromTheStack)) continue;
+      t.ok(matchers.some((matcher) => matcher.label === "namespace" && matcher.op === "=" && matcher.value === namespace), `${where}: ${metric} in namespace ${namespace}`);
+    }
+  }
+  const missing = alerts.find((rule) => rule.alert === "TemetroAuthMetricsTargetMissing");
+  for (const monitor of byKind(monitoring, "ServiceMonitor")) {
+    // The job label of a ServiceMonitor's targets is the Kubernetes Service's name.
+    const service = monitor.metadata.name === "temetro-auth" ? "temetro-auth-internal" : monitor.metadata.name;
+    t.match(missing?.expr ?? "", new RegExp(`absent\\(up\\{[^}]*job="${service}"`), `absent(up) for ${service}`);
   }
 });
 
@@ -195,8 +233,10 @@ t.test("every metric, label and label value the alerts and the dashboard use is 
       for (const { label, op, value } of matchers) {
         if (targetLabels.has(label)) continue;
         t.ok(samples.some((labels) => label in labels), `${where}: ${metric} has the label ${label}`);
-        // Exact values only: a pattern (status=~"5..") may rightly match nothing in a healthy run.
-        if (op === "=") t.ok(samples.some((labels) => labels[label] === value), `${where}: ${metric}{${label}="${value}"} exists`);
+        // Exact values, and the alternatives of a list of words (outcome=~"success|wrong_password"):
+        // a real pattern (status=~"5..") may rightly match nothing in a healthy run.
+        const exact = op === "=" ? [value] : op === "=~" && /^[\w-]+(\|[\w-]+)*$/.test(value) ? value.split("|") : [];
+        for (const one of exact) t.ok(samples.some((labels) => labels[label] === one), `${where}: ${metric}{${label}="${one}"} exists`);
       }
     }
     for (const label of grouping) {

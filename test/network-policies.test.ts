@@ -2,7 +2,7 @@
 // against the pods the overlay renders: each policy selects pods that exist, every pod is isolated,
 // every connection the services need is allowed, and nothing else is.
 import t from "tap";
-import { overlays, render, workloads, byKind, type K8sObject } from "./fixtures/kustomize.js";
+import { overlays, render, workloads, byKind, named, type K8sObject } from "./fixtures/kustomize.js";
 import { isolating, selects, verdict, type Endpoint, type NetworkPolicy, type Pod } from "./fixtures/network-policy.js";
 
 const ours = ["temetro-auth", "temetro-mailer", "temetro-auth-migrate"] as const;
@@ -20,8 +20,40 @@ function renderedPods(objects: K8sObject[]): Record<string, Pod> {
   return pods;
 }
 
+/** The data stores and the relay, each with the egress policy that names it (one policy per kind of peer). */
+const peerPolicies = {
+  PostgreSQL: "temetro-auth-postgres-egress",
+  Redis: "temetro-auth-redis-egress",
+  "the SMTP relay": "temetro-mailer-smtp-egress",
+} as const;
+type Peer = keyof typeof peerPolicies;
+
+/** The first address of a CIDR: a host the rule names. */
+function firstAddress(cidr: string): string {
+  const [base, bits] = cidr.split("/");
+  const octets = base!.split(".").map(Number);
+  if (Number(bits) < 32) octets[3] = octets[3]! + 1;
+  return octets.join(".");
+}
+
+/**
+ * Where the peers are. Production names them by address (egress-peers.yaml): the peer is an address
+ * its policy's ipBlock names, whatever the operator wrote there. Development matches them by port,
+ * so any address stands for them.
+ */
+function peerAddresses(overlay: string, objects: K8sObject[]): Record<Peer, string> {
+  if (overlay === "dev") return { PostgreSQL: "10.20.0.5", Redis: "10.20.0.6", "the SMTP relay": "203.0.113.25" };
+  const address = (peer: Peer) => {
+    const policy = named(objects, "NetworkPolicy", peerPolicies[peer]);
+    const cidr = policy.spec.egress[0]?.to?.find((to: any) => to.ipBlock)?.ipBlock.cidr;
+    if (!cidr) throw new Error(`${policy.metadata.name}: this test expects the peer named by an ipBlock`);
+    return firstAddress(cidr);
+  };
+  return { PostgreSQL: address("PostgreSQL"), Redis: address("Redis"), "the SMTP relay": address("the SMTP relay") };
+}
+
 /** Who else is in a cluster: the pods the services talk to or must not hear from. */
-function cluster(namespace: string) {
+function cluster(namespace: string, peers: Record<Peer, string>) {
   return {
     "the ingress controller": { namespace: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } },
     Prometheus: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } },
@@ -32,9 +64,11 @@ function cluster(namespace: string) {
     "the cluster DNS": { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
     "an in-cluster Mailpit": { namespace, labels: { "app.kubernetes.io/name": "mailpit" } },
     "an in-cluster PostgreSQL": { namespace, labels: { "app.kubernetes.io/name": "postgres" } },
-    "PostgreSQL outside the cluster": { ip: "10.20.0.5" },
-    "Redis outside the cluster": { ip: "10.20.0.6" },
-    "an SMTP relay": { ip: "203.0.113.25" },
+    "another namespace's PostgreSQL": { namespace: "billing", labels: { "app.kubernetes.io/name": "postgres" } },
+    PostgreSQL: { ip: peers.PostgreSQL },
+    Redis: { ip: peers.Redis },
+    "the SMTP relay": { ip: peers["the SMTP relay"] },
+    "another host of the same network": { ip: "10.20.0.99" },
     "the internet": { ip: "198.51.100.7" },
   } satisfies Record<string, Endpoint>;
 }
@@ -46,15 +80,16 @@ const ports: [number, Protocol][] = [
 ];
 
 /**
- * What each of this deployment's pods may open to anything that is not one of them: PostgreSQL,
- * Redis (26379: Sentinel) and SMTP are matched by port (managed services live outside the
- * cluster); DNS only to the cluster DNS.
+ * What each of this deployment's pods may open to anything that is not one of them, by peer and
+ * port (26379: Redis Sentinel); DNS only to the cluster DNS. In production only the named peer
+ * answers on its ports; in development (port-matched) any destination does. Port 25 is for relays
+ * among themselves: the mailer submits on 465/587 (Mailpit's 1025 in development).
  */
-function egressWanted(overlay: string): Record<Ours, number[]> {
+function egressWanted(overlay: string): Record<Ours, [Peer, number[]][]> {
   return {
-    "temetro-auth": [5432, 6379, 26379],
-    "temetro-mailer": [5432, 6379, 26379, 25, 465, 587, ...(overlay === "dev" ? [1025] : [])],
-    "temetro-auth-migrate": [5432],
+    "temetro-auth": [["PostgreSQL", [5432]], ["Redis", [6379, 26379]]],
+    "temetro-mailer": [["PostgreSQL", [5432]], ["Redis", [6379, 26379]], ["the SMTP relay", [465, 587, ...(overlay === "dev" ? [1025] : [])]]],
+    "temetro-auth-migrate": [["PostgreSQL", [5432]]],
   };
 }
 
@@ -73,7 +108,7 @@ for (const overlay of overlays) {
   const policies = byKind(objects, "NetworkPolicy") as unknown as NetworkPolicy[];
   const pods = renderedPods(objects);
   const namespace = pods["temetro-auth"]!.namespace;
-  const others = cluster(namespace);
+  const others = cluster(namespace, peerAddresses(overlay, objects));
 
   t.test(`${overlay}: every policy selects pods the overlay renders, and every pod is isolated both ways`, async (t) => {
     t.same(Object.keys(pods).sort(), [...ours].sort(), "the pods of this deployment");
@@ -94,13 +129,15 @@ for (const overlay of overlays) {
   t.test(`${overlay}: the connections the services need are allowed`, async (t) => {
     const allowed = (from: Endpoint, to: Endpoint, port: number, protocol: Protocol = "TCP") => verdict(policies, { from, to, port, protocol }).allowed;
     const { "temetro-auth": auth, "temetro-mailer": mailer, "temetro-auth-migrate": migrate } = pods as Record<Ours, Pod>;
-    const postgres = overlay === "dev" ? others["an in-cluster PostgreSQL"] : others["PostgreSQL outside the cluster"];
+    const postgres = overlay === "dev" ? others["an in-cluster PostgreSQL"] : others.PostgreSQL;
     t.ok(allowed(auth, postgres, 5432), "auth → PostgreSQL");
-    t.ok(allowed(auth, others["Redis outside the cluster"], 6379), "auth → Redis");
-    t.ok(allowed(mailer, others["Redis outside the cluster"], 6379), "mailer → Redis");
+    t.ok(allowed(auth, others.Redis, 6379), "auth → Redis");
+    t.ok(allowed(auth, others.Redis, 26379), "auth → Redis Sentinel");
+    t.ok(allowed(mailer, others.Redis, 6379), "mailer → Redis");
     t.ok(allowed(mailer, postgres, 5432), "mailer → PostgreSQL (it confirms deliveries in the outbox's table)");
     if (overlay === "dev") t.ok(allowed(mailer, others["an in-cluster Mailpit"], 1025), "mailer → Mailpit on 1025");
-    else t.ok(allowed(mailer, others["an SMTP relay"], 587), "mailer → SMTP");
+    for (const port of [465, 587]) t.ok(allowed(mailer, others["the SMTP relay"], port), `mailer → the SMTP relay on ${port}`);
+    t.notOk(allowed(mailer, others["the SMTP relay"], 25), "not on port 25: the mailer submits, it does not relay");
     t.ok(allowed(migrate, postgres, 5432), "migration → PostgreSQL");
     for (const [name, pod] of Object.entries(pods)) {
       t.ok(allowed(pod, others["the cluster DNS"], 53, "UDP") && allowed(pod, others["the cluster DNS"], 53, "TCP"), `${name} → DNS`);
@@ -115,9 +152,17 @@ for (const overlay of overlays) {
     t.notOk(allowed(others["a labelled pod of another namespace"], auth, 4001), "nor does a pod of another namespace");
     t.notOk(allowed(others["an unlabelled pod of the namespace"], auth, 4001), "nor an unlabelled neighbour");
     t.notOk(allowed(others.Grafana, auth, 4001), "nor anything of monitoring but Prometheus");
-    t.notOk(allowed(migrate, others["Redis outside the cluster"], 6379), "the migration needs PostgreSQL only");
-    t.notOk(allowed(auth, others["an SMTP relay"], 587), "auth does not send email itself");
+    t.notOk(allowed(migrate, others.Redis, 6379), "the migration needs PostgreSQL only");
+    t.notOk(allowed(auth, others["the SMTP relay"], 587), "auth does not send email itself");
     t.notOk(allowed(auth, others["the internet"], 443), "auth reaches nothing else");
+    if (overlay === "production") {
+      // A compromised pod cannot carry data off on a port it is allowed: only the named peer answers.
+      t.notOk(allowed(auth, others["another namespace's PostgreSQL"], 5432), "production: auth cannot reach another namespace's PostgreSQL");
+      t.notOk(allowed(auth, others["another host of the same network"], 5432), "production: nor any other address on 5432");
+      t.notOk(allowed(mailer, others["the internet"], 587), "production: the mailer submits to its relay only");
+      t.notOk(allowed(migrate, others["the internet"], 5432), "production: the migration reaches its PostgreSQL only");
+      t.notOk(allowed(auth, others["the internet"], 6379), "production: nor Redis elsewhere");
+    }
   });
 
   t.test(`${overlay}: nothing else is allowed (every pair and port, against the table of what is needed)`, async (t) => {
@@ -131,8 +176,13 @@ for (const overlay of overlays) {
         const destination = ourName(to);
         if (!source && !destination) continue; // between other pods: not these policies' business
         for (const [port, protocol] of ports) {
-          // Port-matched egress reaches any destination on that port (the destination's ingress decides for ours).
-          const egressOk = !source || (protocol === "TCP" && wantedEgress[source].includes(port)) || (toName === "the cluster DNS" && port === 53);
+          // In development a port-matched rule reaches any destination on that port (the destination's
+          // ingress decides for ours); in production only the named peer.
+          const toPeer = (peer: Peer) => overlay === "dev" || toName === peer;
+          const egressOk =
+            !source ||
+            (protocol === "TCP" && wantedEgress[source].some(([peer, peerPorts]) => peerPorts.includes(port) && toPeer(peer))) ||
+            (toName === "the cluster DNS" && port === 53);
           const ingressOk = !destination || (protocol === "TCP" && (ingressWanted[destination][port] ?? []).includes(fromName));
           const expected = egressOk && ingressOk;
           const actual = verdict(policies, { from, to, port, protocol }).allowed;
@@ -143,3 +193,16 @@ for (const overlay of overlays) {
     t.same(surprises, [], "the policies allow exactly the table");
   });
 }
+
+t.test("production: every egress rule names its peers, none is port-only or the whole internet", async (t) => {
+  const policies = byKind(render("production"), "NetworkPolicy") as unknown as NetworkPolicy[];
+  const rules = policies.flatMap((policy) => (policy.spec.egress ?? []).map((rule) => ({ policy: policy.metadata.name, rule })));
+  t.ok(rules.length >= 4, "DNS, PostgreSQL, Redis and SMTP rules");
+  for (const { policy, rule } of rules) {
+    t.ok(rule.to && rule.to.length > 0, `${policy}: a rule names its peers (a rule without \`to\` allows any address on its ports)`);
+    for (const peer of rule.to ?? []) {
+      if (peer.ipBlock) t.not(peer.ipBlock.cidr.split("/")[1], "0", `${policy}: ${peer.ipBlock.cidr} is not every address`);
+      else t.ok(peer.namespaceSelector || peer.podSelector, `${policy}: a peer by selector`);
+    }
+  }
+});
