@@ -110,7 +110,7 @@ t.test("a mailer that cannot reach PostgreSQL still delivers, on its Redis marks
   const config = testConfig({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/temetro_auth` });
   const testMailer = await startTestMailer(t, config);
   const { mailer, sink, logText } = testMailer;
-  const connection = createRedis(config.redisUrl, "worker");
+  const connection = createRedis(config.redis, "worker");
   const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection, prefix: config.redisPrefix, defaultJobOptions: emailJobOptions });
   t.teardown(async () => {
     await queue.obliterate({ force: true }).catch(() => {});

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { createRedis } from "@temetro/shared";
+import { createRedis, describeRedisTopology } from "@temetro/shared";
 import type { Config } from "../config.js";
 
 type Dependency = "postgres" | "redis";
@@ -7,20 +7,19 @@ type Dependency = "postgres" | "redis";
 interface Probe {
   label: string;
   variable: string;
-  url: string;
-  defaultPort: number;
+  /** Where it looked, for a person (no password). */
+  where: string;
   howToStart: string;
   /** Resolves when the dependency answers; its rejection is the reason shown. */
   reach(): Promise<void>;
 }
 
-function probes(config: Pick<Config, "databaseUrl" | "redisUrl">): Record<Dependency, Probe> {
+function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependency, Probe> {
   return {
     postgres: {
       label: "PostgreSQL",
       variable: "DATABASE_URL",
-      url: config.databaseUrl,
-      defaultPort: 5432,
+      where: hostAndPort(config.databaseUrl, 5432) + " (DATABASE_URL)",
       howToStart: "this repository: `docker compose up -d postgres`; a Debian host: `pg_ctlcluster 15 main start`",
       async reach() {
         // The maintenance database: the service's own may not exist yet (the migration creates it).
@@ -34,12 +33,11 @@ function probes(config: Pick<Config, "databaseUrl" | "redisUrl">): Record<Depend
     },
     redis: {
       label: "Redis",
-      variable: "REDIS_URL",
-      url: config.redisUrl,
-      defaultPort: 6379,
+      variable: { single: "REDIS_URL", sentinel: "REDIS_SENTINELS", cluster: "REDIS_CLUSTER_NODES" }[config.redis.kind],
+      where: describeRedisTopology(config.redis),
       howToStart: "this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`",
       async reach() {
-        const redis = createRedis(config.redisUrl, "request", { retryStrategy: () => null, lazyConnect: true });
+        const redis = createRedis(config.redis, "request", { reconnect: false, lazyConnect: true });
         redis.on("error", () => {});
         try {
           await redis.connect();
@@ -57,7 +55,7 @@ function probes(config: Pick<Config, "databaseUrl" | "redisUrl">): Record<Depend
  * person needs to fix it (which one, where it looked, how to start it) instead of a stack trace.
  */
 export async function findUnreachableDependencies(
-  config: Pick<Config, "databaseUrl" | "redisUrl">,
+  config: Pick<Config, "databaseUrl" | "redis">,
   dependencies: Dependency[] = ["postgres", "redis"],
 ): Promise<string[]> {
   const all = probes(config);
@@ -67,14 +65,18 @@ export async function findUnreachableDependencies(
     try {
       await probe.reach();
     } catch (error) {
-      const target = new URL(probe.url);
       problems.push(
-        `${probe.label} is not reachable at ${target.hostname}:${target.port || probe.defaultPort} (${probe.variable}): ${(error as Error).message}. ` +
+        `${probe.label} is not reachable at ${probe.where}: ${(error as Error).message}. ` +
           `Start it (${probe.howToStart}) or set ${probe.variable}.`,
       );
     }
   }
   return problems;
+}
+
+function hostAndPort(url: string, defaultPort: number): string {
+  const target = new URL(url);
+  return `${target.hostname}:${target.port || defaultPort}`;
 }
 
 function withDatabase(databaseUrl: string, name: string): string {

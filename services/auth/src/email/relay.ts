@@ -189,7 +189,7 @@ export class OutboxRelay {
 
   /** Sorts claimed rows by what Redis knows of them, and hands over those it does not have. */
   private async settleInRedis(rows: ClaimedRow[]): Promise<RedisOutcome> {
-    const { queue, redis, queuePrefix } = this.options;
+    const { queue, redis } = this.options;
     const fresh = rows.filter((row) => !row.handed_over);
     const followed = rows.filter((row) => row.handed_over);
     const done: ClaimedRow[] = [];
@@ -197,12 +197,13 @@ export class OutboxRelay {
     const lost: ClaimedRow[] = [];
     if (followed.length > 0) {
       // One atomic look per batch; per row: its job, its delivered mark, its place in the failed set.
+      // The marks live under the queue's own prefix (emailQueuePrefix): one slot on a Cluster.
       // The job is looked at before the mark: the mailer marks an email before its job is removed.
       const failedSet = queue.toKey("failed");
       const look = redis.multi();
       for (const row of followed) {
         look.exists(queue.toKey(row.job_id));
-        look.exists(deliveredMarkKey(queuePrefix, row.job_id));
+        look.exists(deliveredMarkKey(queue.opts.prefix!, row.job_id));
         look.zscore(failedSet, row.job_id);
       }
       const answers = await withTimeout(look.exec(), REDIS_TIMEOUT_MS);
