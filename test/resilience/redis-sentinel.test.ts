@@ -69,6 +69,7 @@ t.test("two replicas and a mailer on a Redis Sentinel set while its primary fail
     const wrong = (replica: Replica) => post(replica, "/api/auth/sign-in/email", { email: target, password: "not-the-password-at-all" });
     for (let attempt = 0; attempt < LOCKOUT_THRESHOLD / 2; attempt += 1) t.equal(await wrong(attempt % 2 ? b : a), 401);
     await sleep(1000);
+    await set.settled();
 
     window.note("SENTINEL FAILOVER");
     const { from, to, tookMs } = await set.failover();
@@ -119,6 +120,8 @@ t.test("two replicas and a mailer on a Redis Sentinel set while its primary fail
         }
       }
     })();
+    // The old primary rejoins as a replica some seconds after the first failover.
+    await set.settled();
     await sleep(1000);
     window.note("SENTINEL FAILOVER");
     const { tookMs } = await set.failover();
