@@ -1,10 +1,10 @@
-import t from "tap";
+import t, { type Test } from "tap";
 import { Cluster, Redis } from "ioredis";
 import { ConfigError, describeRedisTopology, readEnvironment, redisSettings, type Environment } from "../src/config/index.js";
 import { createRedis, emailQueuePrefix, slotTag } from "../src/redis.js";
 
 const read = (env: Environment) => readEnvironment(env, [redisSettings]);
-const problems = (env: Environment) => (t.throws(() => read(env)) as ConfigError).problems;
+const problems = (t: Test, env: Environment) => (t.throws(() => read(env)) as ConfigError).problems;
 
 t.test("REDIS_SENTINELS and REDIS_SENTINEL_NAME give a Sentinel topology, with its passwords and TLS", async (t) => {
   const config = read({
@@ -46,22 +46,22 @@ t.test("REDIS_CLUSTER_NODES gives a Cluster topology; no variable at all, the on
 });
 
 t.test("two topologies at once are refused, naming the variables", async (t) => {
-  t.same(problems({ REDIS_URL: "redis://10.0.0.9:6379", REDIS_CLUSTER_NODES: "10.0.1.1:7000" }), [
+  t.same(problems(t, { REDIS_URL: "redis://10.0.0.9:6379", REDIS_CLUSTER_NODES: "10.0.1.1:7000" }), [
     "REDIS_URL: REDIS_URL, REDIS_CLUSTER_NODES are set together: give one Redis topology, REDIS_URL (one server), REDIS_SENTINELS with REDIS_SENTINEL_NAME (Sentinel) or REDIS_CLUSTER_NODES (Cluster)",
   ]);
-  t.match(problems({ REDIS_SENTINELS: "10.0.0.1", REDIS_SENTINEL_NAME: "m", REDIS_CLUSTER_NODES: "10.0.1.1:7000" })[0], /REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES are set together/);
+  t.match(problems(t, { REDIS_SENTINELS: "10.0.0.1", REDIS_SENTINEL_NAME: "m", REDIS_CLUSTER_NODES: "10.0.1.1:7000" })[0], /REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES are set together/);
 });
 
 t.test("a Sentinel set without its name (or sentinels) is refused, saying what is missing", async (t) => {
-  t.match(problems({ REDIS_SENTINELS: "10.0.0.1:26379" }), [/^REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS/]);
-  t.match(problems({ REDIS_SENTINEL_NAME: "m" }), [/^REDIS_SENTINELS: is required with REDIS_SENTINEL_NAME/]);
+  t.match(problems(t, { REDIS_SENTINELS: "10.0.0.1:26379" }), [/^REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS/]);
+  t.match(problems(t, { REDIS_SENTINEL_NAME: "m" }), [/^REDIS_SENTINELS: is required with REDIS_SENTINEL_NAME/]);
 });
 
 t.test("bad addresses, and credentials beside REDIS_URL, are refused", async (t) => {
-  t.match(problems({ REDIS_CLUSTER_NODES: "10.0.1.1:7000,10.0.1.2:99999" }), [/^REDIS_CLUSTER_NODES: "10\.0\.1\.2:99999" is not host:port/]);
-  t.match(problems({ REDIS_SENTINELS: ",", REDIS_SENTINEL_NAME: "m" }), [/^REDIS_SENTINELS: names no node/]);
-  t.match(problems({ REDIS_URL: "redis://10.0.0.9:6379", REDIS_PASSWORD: "p" }), [/^REDIS_PASSWORD: applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL/]);
-  t.match(problems({ REDIS_TLS: "yes", REDIS_CLUSTER_NODES: "10.0.1.1" }), [/^REDIS_TLS: must be true or false/]);
+  t.match(problems(t, { REDIS_CLUSTER_NODES: "10.0.1.1:7000,10.0.1.2:99999" }), [/^REDIS_CLUSTER_NODES: "10\.0\.1\.2:99999" is not host:port/]);
+  t.match(problems(t, { REDIS_SENTINELS: ",", REDIS_SENTINEL_NAME: "m" }), [/^REDIS_SENTINELS: names no node/]);
+  t.match(problems(t, { REDIS_URL: "redis://10.0.0.9:6379", REDIS_PASSWORD: "p" }), [/^REDIS_PASSWORD: applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES; with REDIS_URL put it in the URL/]);
+  t.match(problems(t, { REDIS_TLS: "yes", REDIS_CLUSTER_NODES: "10.0.1.1" }), [/^REDIS_TLS: must be true or false/]);
 });
 
 t.test("each topology gets its kind of connection; only a Cluster's keys get hash tags", async (t) => {
