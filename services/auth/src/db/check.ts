@@ -7,8 +7,10 @@ type Dependency = "postgres" | "redis";
 interface Probe {
   label: string;
   variable: string;
-  /** Where it looked, for a person (no password). */
-  where: string;
+  url: string;
+  defaultPort: number;
+  /** Where it looked, when `url` alone does not say (a Sentinel set, a Cluster). */
+  where?: string;
   howToStart: string;
   /** Resolves when the dependency answers; its rejection is the reason shown. */
   reach(): Promise<void>;
@@ -19,7 +21,8 @@ function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependenc
     postgres: {
       label: "PostgreSQL",
       variable: "DATABASE_URL",
-      where: hostAndPort(config.databaseUrl, 5432) + " (DATABASE_URL)",
+      url: config.databaseUrl,
+      defaultPort: 5432,
       howToStart: "this repository: `docker compose up -d postgres`; a Debian host: `pg_ctlcluster 15 main start`",
       async reach() {
         // The maintenance database: the service's own may not exist yet (the migration creates it).
@@ -34,6 +37,8 @@ function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependenc
     redis: {
       label: "Redis",
       variable: { single: "REDIS_URL", sentinel: "REDIS_SENTINELS", cluster: "REDIS_CLUSTER_NODES" }[config.redis.kind],
+      url: config.redis.kind === "single" ? config.redis.url : "redis://",
+      defaultPort: 6379,
       where: describeRedisTopology(config.redis),
       howToStart: "this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`",
       async reach() {
@@ -65,18 +70,15 @@ export async function findUnreachableDependencies(
     try {
       await probe.reach();
     } catch (error) {
+      const target = new URL(probe.url);
+      const where = probe.where ?? `${target.hostname}:${target.port || probe.defaultPort} (${probe.variable})`;
       problems.push(
-        `${probe.label} is not reachable at ${probe.where}: ${(error as Error).message}. ` +
+        `${probe.label} is not reachable at ${where}: ${(error as Error).message}. ` +
           `Start it (${probe.howToStart}) or set ${probe.variable}.`,
       );
     }
   }
   return problems;
-}
-
-function hostAndPort(url: string, defaultPort: number): string {
-  const target = new URL(url);
-  return `${target.hostname}:${target.port || defaultPort}`;
 }
 
 function withDatabase(databaseUrl: string, name: string): string {
