@@ -172,7 +172,7 @@ export class OutboxRelay {
     const { delivered, failed, handedOver, waiting, lost } = settled;
     if (delivered.length > 0) {
       // Kept as the record of the delivery (DELIVERED_ROWS_KEPT_MS); confirmed now if the mailer could not.
-      await this.options.pool.query("UPDATE email_outbox SET delivered_at = coalesce(delivered_at, now()) WHERE id = ANY($1::bigint[])", [
+      await this.options.pool.query("UPDATE email_outbox SET delivered_at = coalesce(delivered_at, now()), due_at = 'infinity' WHERE id = ANY($1::bigint[])", [
         delivered.map((row) => row.id),
       ]);
     }
