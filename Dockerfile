@@ -16,6 +16,7 @@ COPY services/auth/package.json services/auth/
 COPY services/mailer/package.json services/mailer/
 COPY examples/clinic-notes/package.json examples/clinic-notes/
 COPY examples/prescriptions-http/package.json examples/prescriptions-http/
+COPY examples/web-app/package.json examples/web-app/
 
 # Runtime dependencies only: no tap, no TypeScript compiler, no tsx or esbuild.
 FROM manifests AS deps

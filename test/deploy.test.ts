@@ -2,20 +2,11 @@
 // offline; probes and ports agree with what the services serve; compose names real Dockerfile
 // targets. No container engine or cluster runs here: this is what can be checked without one.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { relative } from "node:path";
 import t from "tap";
-import { parse, parseAllDocuments } from "yaml";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
-
-function render(overlay: string): K8sObject[] {
-  const result = spawnSync("kubectl", ["kustomize", `k8s/overlays/${overlay}`], { cwd: root, encoding: "utf8" });
-  if (result.error) throw new Error(`kubectl is needed to render kustomize overlays (.ci/run installs it): ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`kubectl kustomize ${overlay} failed:\n${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((doc) => doc.toJSON() as K8sObject);
-}
+import { parse } from "yaml";
+import { byKind, named, render, renderDirectory, root, type K8sObject } from "./fixtures/kustomize.js";
 
 async function validate(object: K8sObject): Promise<void> {
   const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
@@ -24,12 +15,34 @@ async function validate(object: K8sObject): Promise<void> {
   new Model(object).validate();
 }
 
-const byKind = (objects: K8sObject[], kind: string) => objects.filter((object) => object.kind === kind);
-const named = (objects: K8sObject[], kind: string, name: string) => {
-  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
-  if (!found) throw new Error(`no ${kind} ${name}`);
-  return found;
+/** The migration Job, whatever release it is named after. */
+const migrationJob = (objects: K8sObject[]) => {
+  const jobs = byKind(objects, "Job").filter((job) => job.metadata.labels?.["app.kubernetes.io/name"] === "temetro-auth-migrate");
+  if (jobs.length !== 1) throw new Error(`${jobs.length} migration Jobs`);
+  return jobs[0]!;
 };
+
+/**
+ * The variables a workload's first container reads from the Secret `temetro-auth` as files
+ * (`<NAME>_FILE`), each checked to point at a key the pod mounts read-only: name -> key.
+ */
+function secretFiles(workload: K8sObject): Record<string, string> {
+  const pod = workload.spec.template.spec;
+  const container = pod.containers[0];
+  const files: Record<string, string> = {};
+  for (const { name, value } of container.env ?? []) {
+    if (!name.endsWith("_FILE")) continue;
+    const mount = (container.volumeMounts ?? []).find((mount: any) => value.startsWith(`${mount.mountPath}/`));
+    const volume = pod.volumes?.find((volume: any) => volume.name === mount?.name);
+    if (!mount?.readOnly || volume?.secret?.secretName !== "temetro-auth") throw new Error(`${name} is not in a read-only mount of the Secret`);
+    const key = value.slice(mount.mountPath.length + 1);
+    if (!volume.secret.items.some((item: { key: string; path: string }) => item.key === key && item.path === key)) {
+      throw new Error(`${name}: the pod does not mount the key ${key}`);
+    }
+    files[name.slice(0, -"_FILE".length)] = key;
+  }
+  return files;
+}
 
 for (const overlay of ["dev", "production"]) {
   t.test(`the ${overlay} overlay renders and every object validates against the Kubernetes schemas`, async (t) => {
@@ -88,10 +101,10 @@ for (const overlay of ["dev", "production"]) {
     t.equal(mailerContainer.ports[0].containerPort, Number(named(objects, "ConfigMap", "temetro-auth").data.MAILER_HTTP_PORT));
     t.equal(mailerContainer.readinessProbe.httpGet.path, "/health/ready");
     // The mailer confirms deliveries in PostgreSQL: it gets DATABASE_URL from the Secret and may reach port 5432.
-    t.ok(
-      mailerContainer.envFrom.some((source: any) => source.secretRef?.name?.startsWith("temetro-auth")),
-      "the mailer reads the Secret (DATABASE_URL, REDIS_URL, SMTP_URL)",
-    );
+    const mailerSecrets = secretFiles(mailer);
+    for (const name of ["DATABASE_URL", "REDIS_URL", "SMTP_URL"]) t.equal(mailerSecrets[name], name, `the mailer reads ${name} from the Secret's file`);
+    t.equal(mailerSecrets.BETTER_AUTH_SECRET, undefined, "the mailer is not given the session-signing secret");
+    t.equal(mailerContainer.envFrom.some((source: any) => source.secretRef), false, "no secret in the environment");
     const mailerEgress = named(objects, "NetworkPolicy", "temetro-mailer-egress");
     const mailerPorts = mailerEgress.spec.egress.flatMap((rule: any) => (rule.ports ?? []).map((port: { port: number }) => port.port));
     for (const port of [5432, 6379]) t.ok(mailerPorts.includes(port), `the mailer may reach port ${port}`);
@@ -105,6 +118,15 @@ for (const overlay of ["dev", "production"]) {
     t.same(publicRule.ports.map((port: { port: number }) => port.port), [4000], "the ingress reaches only the public port");
   });
 }
+
+t.test("dev: the generated Secret has every key a pod mounts (a missing key keeps the pod from starting)", async (t) => {
+  const objects = render("dev");
+  const secret = named(objects, "Secret", "temetro-auth");
+  const keys = Object.keys(secret.data ?? {}).concat(Object.keys(secret.stringData ?? {}));
+  const mounted = new Set([...byKind(objects, "Deployment"), ...byKind(objects, "Job")].flatMap((workload) => Object.values(secretFiles(workload))));
+  t.ok(mounted.size >= 6);
+  t.same([...mounted].filter((key) => !keys.includes(key)), []);
+});
 
 t.test("production: the Ingress terminates TLS and routes only to the public Service; no Secret is committed", async (t) => {
   const objects = render("production");
@@ -123,14 +145,18 @@ t.test("production meets the service's production rules: https BETTER_AUTH_URL, 
   t.equal(config.NODE_ENV, "production");
   t.match(config.BETTER_AUTH_URL, /^https:\/\//, "the auth service refuses to start in production over http");
   for (const name of ["temetro-auth", "temetro-mailer"]) {
-    const container = named(objects, "Deployment", name).spec.template.spec.containers[0];
-    t.ok(
-      container.envFrom.some((source: any) => source.secretRef?.name === "temetro-auth"),
-      `${name} reads INTERNAL_TOKEN (and METRICS_TOKEN) from the Secret: its /metrics is guarded`,
-    );
+    const files = secretFiles(named(objects, "Deployment", name));
+    t.same([files.INTERNAL_TOKEN, files.METRICS_TOKEN], ["INTERNAL_TOKEN", "METRICS_TOKEN"], `${name} reads INTERNAL_TOKEN and METRICS_TOKEN from the Secret: its /metrics is guarded`);
+  }
+  // What production requires of the auth service, as the migration Job loads the same configuration.
+  for (const workload of [named(objects, "Deployment", "temetro-auth"), migrationJob(objects)]) {
+    const files = secretFiles(workload);
+    for (const name of ["BETTER_AUTH_SECRET", "DATABASE_URL", "INTERNAL_TOKEN"]) t.equal(files[name], name, `${workload.metadata.name}: ${name} from the Secret`);
   }
   const example = parse(readFileSync(`${root}/k8s/secret.example.yaml`, "utf8"));
-  for (const key of ["INTERNAL_TOKEN", "METRICS_TOKEN"]) t.ok(key in example.stringData, `the Secret template lists ${key}`);
+  // Every key a pod mounts must be in the Secret, or the pod does not start.
+  const mounted = new Set([...byKind(objects, "Deployment"), ...byKind(objects, "Job")].flatMap((workload) => Object.values(secretFiles(workload))));
+  t.same([...mounted].filter((key) => !(key in example.stringData)), [], "the Secret template lists every key a pod mounts");
   // Compose serves plain http on 127.0.0.1: it must not claim production, which would refuse to start.
   const composeEnv = parse(readFileSync(`${root}/docker-compose.yml`, "utf8")).services.auth.environment;
   if (composeEnv.NODE_ENV === "production") {
@@ -158,6 +184,13 @@ t.test("docker-compose.yml parses, builds Dockerfile targets that exist, and bin
   const mailerEnv = compose.services.mailer.environment;
   t.match(mailerEnv.DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//, "the mailer confirms deliveries in the compose PostgreSQL");
   t.equal(compose.services.mailer.depends_on.postgres.condition, "service_healthy");
+  for (const name of ["auth", "mailer"]) {
+    const port = name === "auth" ? 4000 : 4002;
+    t.match(compose.services[name].healthcheck.test.join(" "), `http://127.0.0.1:${port}/health/ready`, `${name}: a health check on its readiness`);
+  }
+  for (const [name, service] of Object.entries(compose.services) as [string, any][]) {
+    if (service.image) t.match(service.image, /:v?\d+\.\d+(\.\d+)?$/, `${name}: ${service.image} is pinned by version`);
+  }
 });
 
 t.test("the Dockerfile installs with every workspace's package.json, as npm ci needs", async (t) => {
@@ -207,11 +240,45 @@ t.test("the images run tsc's output with plain node: no TypeScript sources, no t
   t.equal(parse(readFileSync(`${root}/docker-compose.yml`, "utf8")).services.migrate.command.join(" "), migrateCommand, "compose migrates compiled");
   for (const overlay of ["dev", "production"]) {
     const objects = render(overlay);
-    t.equal(named(objects, "Job", "temetro-auth-migrate").spec.template.spec.containers[0].command.join(" "), migrateCommand, `${overlay}: the migrate Job runs compiled`);
+    t.equal(migrationJob(objects).spec.template.spec.containers[0].command.join(" "), migrateCommand, `${overlay}: the migrate Job runs compiled`);
     for (const workload of [...byKind(objects, "Deployment"), ...byKind(objects, "Job")]) {
       const pod = workload.spec.template.spec;
-      t.equal(pod.volumes, undefined, `${workload.metadata.name}: no scratch volume, nothing writes to disk`);
+      const volumes = (pod.volumes ?? []).map((volume: any) => (volume.secret ? "secret" : volume.name));
+      t.same([...new Set(volumes)], ["secret"], `${workload.metadata.name}: only the Secret's files, no scratch volume, nothing writes to disk`);
+      t.ok(pod.containers[0].volumeMounts.every((mount: any) => mount.readOnly), `${workload.metadata.name}: mounted read-only`);
+      // Mode 0440 files belong to root and the pod's fsGroup: without it the service's user cannot read them.
+      t.equal(pod.volumes.find((volume: any) => volume.secret).secret.defaultMode, 0o440, `${workload.metadata.name}: owner and group may read`);
+      t.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup, `${workload.metadata.name}: the files' group is the service's`);
       t.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true, `${workload.metadata.name}: read-only root filesystem`);
     }
+  }
+});
+
+t.test("the migration Job is named after the release, so the next release's Job applies beside the finished one", async (t) => {
+  for (const overlay of ["dev", "production"]) {
+    const objects = render(overlay);
+    const image = named(objects, "Deployment", "temetro-auth").spec.template.spec.containers[0].image as string;
+    const job = migrationJob(objects);
+    t.equal(job.metadata.name, `temetro-auth-migrate-${image.split(":")[1]}`, `${overlay}: named after the auth image's tag`);
+    t.equal(job.spec.template.spec.containers[0].image, image, `${overlay}: migrates with the release's own image`);
+    t.ok(job.spec.ttlSecondsAfterFinished > 0, `${overlay}: finished Jobs are cleaned up`);
+  }
+  // A release changes the overlay's tag, nothing else: a copy of production with the next tag.
+  const next = mkdtempSync(`${root}/k8s/overlays/.release-test-`);
+  t.teardown(() => rmSync(next, { recursive: true, force: true }));
+  for (const file of readdirSync(`${root}/k8s/overlays/production`)) cpSync(`${root}/k8s/overlays/production/${file}`, `${next}/${file}`);
+  const kustomization = readFileSync(`${next}/kustomization.yaml`, "utf8");
+  t.match(kustomization, /newTag: "0\.1\.0"/);
+  writeFileSync(`${next}/kustomization.yaml`, kustomization.replaceAll('newTag: "0.1.0"', 'newTag: "0.2.0"'));
+  const objects = renderDirectory(relative(root, next));
+  t.equal(migrationJob(objects).metadata.name, "temetro-auth-migrate-0.2.0");
+  t.equal(named(objects, "Deployment", "temetro-mailer").spec.template.spec.containers[0].image, "ghcr.io/temetro/temetro-mailer:0.2.0");
+});
+
+t.test("production runs the release its overlay names, not latest", async (t) => {
+  const objects = render("production");
+  const version = JSON.parse(readFileSync(`${root}/package.json`, "utf8")).version;
+  for (const workload of [...byKind(objects, "Deployment"), ...byKind(objects, "Job")]) {
+    t.match(workload.spec.template.spec.containers[0].image, new RegExp(`^ghcr\\.io/temetro/temetro-(auth|mailer):${version.replaceAll(".", "\\.")}$`), workload.metadata.name);
   }
 });

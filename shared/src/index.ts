@@ -10,3 +10,4 @@ export * from "./health.js";
 export * from "./bearer-token.js";
 export * from "./metrics-route.js";
 export * from "./listen-errors.js";
+export * from "./postgres-pool.js";

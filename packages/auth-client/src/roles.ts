@@ -1,7 +1,7 @@
 /**
- * temetro's roles and what each grants: the one copy of the table. The auth service builds Better
- * Auth's access control from it (services/auth/src/clinics/roles.ts) and reports these permissions in
- * introspection answers; the client reads it for JWT-authenticated requests, whose token carries a
+ * temetro's roles and what each grants: the one copy of the table. Better Auth's access control is
+ * built from it (./access-control.ts), for the auth service and the web app alike; the service
+ * reports these permissions in introspection answers; the client reads it for JWT-authenticated requests, whose token carries a
  * role but no permissions. The README's role table shows the same grants (a test checks both).
  * Plain data: no dependency on Better Auth.
  */
@@ -61,6 +61,12 @@ export const roleGrants = {
 } as const;
 
 export type RoleName = keyof typeof roleGrants;
+
+/** Roles an owner or admin may give by invitation or a role change: every role but owner. */
+export const assignableRoles = ["admin", "doctor", "member", "reception", "pharmacy", "lab"] as const satisfies readonly RoleName[];
+
+/** Roles of a staff account a clinic creates itself (POST /api/staff). */
+export const staffAccountRoles = ["admin", "doctor", "reception", "pharmacy", "lab"] as const satisfies readonly RoleName[];
 /** Granted permissions: resource -> actions. */
 export type Permissions = Record<string, readonly string[]>;
 export type ClinicalStatements = typeof clinicalStatements;

@@ -1,6 +1,7 @@
 // @temetro/auth-client as another team's service gets it: packed, installed from the tarball into a
 // project outside this repository, compiled with tsc and run with plain node against the real auth
-// service (PostgreSQL, Redis) over HTTP.
+// service (PostgreSQL, Redis) over HTTP; and a web app that installs it beside better-auth and
+// compiles against its browser entry.
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
@@ -13,6 +14,7 @@ import { compile, outsideEnv, outsideProject, packClient, run, type PackedClient
 /** The workspace's installed versions: what the outside project's lockfile pins. */
 const typesNode = "20.19.43";
 const fastifyVersion = "5.12.8";
+const betterAuthVersion = "1.7.25";
 
 const urlOf = (server: FastifyInstance) => {
   const address = server.server.address();
@@ -56,7 +58,7 @@ t.test("npm pack ships compiled JavaScript with declarations, and no tests or Ty
   const { files, manifest } = packed;
   t.same(files.filter((file) => /(^|\/)test\//.test(file)), [], "no test files");
   t.same(files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts")), [], "no .ts sources");
-  for (const entry of ["index", "core", "roles", "error-codes"]) {
+  for (const entry of ["index", "core", "roles", "error-codes", "web", "access-control", "additional-fields"]) {
     t.ok(files.includes(`dist/${entry}.js`), `dist/${entry}.js`);
     t.ok(files.includes(`dist/${entry}.d.ts`), `dist/${entry}.d.ts`);
   }
@@ -163,4 +165,47 @@ t.test("a Fastify service outside the repository registers the plugin from the t
   const anonymous = await fetch(`${address}/patients`);
   t.equal(anonymous.status, 401);
   t.same(await anonymous.json(), { error: "Sign in first: no valid session", code: "UNAUTHENTICATED", message: "Sign in first: no valid session" });
+});
+
+const webApp = `
+import { createAuthClient } from "better-auth/client";
+import { assignableRoles, temetroClientPlugins, type PermissionQuery } from "@temetro/auth-client/web";
+
+const auth = createAuthClient({ baseURL: "http://127.0.0.1:9", basePath: "/api/auth", plugins: [...temetroClientPlugins()] });
+
+export async function inviteDoctor(email: string) {
+  return auth.organization.inviteMember({ email, role: "doctor" });
+}
+
+export async function mistakes() {
+  // @ts-expect-error a role temetro does not have
+  await auth.organization.inviteMember({ email: "nurse@example.com", role: "nurse" });
+  // @ts-expect-error a resource temetro does not have
+  await auth.organization.hasPermission({ permissions: { spaceship: ["read"] } });
+  // @ts-expect-error the clinic's extra field is a boolean
+  await auth.organization.update({ data: { staffMustChangePassword: "no" } });
+  const session = await auth.getSession();
+  // @ts-expect-error the user's extra field is a boolean
+  const flag: string | undefined = session.data?.user.mustChangePassword;
+  return flag;
+}
+
+const doctor = (permissions: PermissionQuery) =>
+  auth.organization.checkRolePermission({ role: "doctor", permissions });
+console.log(JSON.stringify({ readPatients: doctor({ patient: ["read"] }), deletePatients: doctor({ patient: ["delete"] }), assignableRoles }));
+`;
+
+t.test("a web app outside the repository, with better-auth beside the package, compiles against ./web as browser code and runs", async (t) => {
+  t.match(packed.manifest.peerDependencies, { "better-auth": "~1.7.25" }, "better-auth is a peer, in the service's range");
+  const dir = outsideProject(t, packed, { "better-auth": betterAuthVersion });
+  // A web app's compiler settings: the DOM library and no Node types; the @ts-expect-error lines must
+  // fail. skipLibCheck as web apps set it: Better Auth's own declarations name Node modules
+  // (node:async_hooks, node:sqlite) that a browser project has no types for.
+  compile(dir, { "main.ts": webApp }, { lib: ["ES2023", "DOM"], types: [], skipLibCheck: true });
+  const { stdout } = run("node", [join(dir, "dist/main.js")], dir);
+  t.same(JSON.parse(stdout), {
+    readPatients: true,
+    deletePatients: false,
+    assignableRoles: ["admin", "doctor", "member", "reception", "pharmacy", "lab"],
+  });
 });

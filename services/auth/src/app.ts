@@ -95,6 +95,7 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
     databaseUrl: config.databaseUrl,
     max: config.databasePoolMax,
     connectionTimeoutMs: config.databaseConnectionTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
   });
   await app.register(sessions, { config });
   await app.register(emailQueue, { redis: config.redis, prefix: config.redisPrefix });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
-import { booleanFlag, boundedInt, commaList, httpUrl, internalTokenSettings, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
+import { booleanFlag, boundedInt, commaList, directDatabaseSettings, httpUrl, internalTokenSettings, portNumber, readEnvironment, sharedSettings, type Environment } from "@temetro/shared";
 import { capacitySettings } from "./config/capacity.js";
 import { cookieDomainSettings } from "./config/cookie-domain.js";
 import { productionRules } from "./config/production-rules.js";
@@ -121,6 +121,7 @@ const defaultDevSecretFile = fileURLToPath(new URL("../../../.better-auth-secret
 export function loadConfig(env: Environment = process.env, options: LoadConfigOptions = {}) {
   const { extraTrustedOrigins, ...config } = readEnvironment(env, [
     ...sharedSettings,
+    directDatabaseSettings,
     listenerSettings,
     accountSettings,
     cookieDomainSettings,

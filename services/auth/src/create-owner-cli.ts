@@ -43,8 +43,17 @@ if (config.nodeEnv !== "production") await migrate(config, logger);
 
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
 try {
-  const taken = await pool.query(`SELECT 1 FROM "user" WHERE lower("email") = $1`, [email]);
-  if (taken.rowCount) fail(`an account with ${email} already exists: nothing was created (that person can sign in, or reset their password)`);
+  // Its two writes (the account, then the clinic) are not one transaction, so a run that dies
+  // between them (or before printing the link) leaves an owner who cannot sign in yet. Running the
+  // command again finishes that owner: an account without a password can only be this command's
+  // (every other way in sets one), and its owner has not taken it over yet.
+  const found = await pool.query<{ id: string; has_password: boolean }>(
+    `SELECT u."id", EXISTS (SELECT 1 FROM "account" a WHERE a."userId" = u."id" AND a."password" IS NOT NULL) AS has_password
+       FROM "user" u WHERE lower(u."email") = $1`,
+    [email],
+  );
+  const unfinished = found.rows[0];
+  if (unfinished?.has_password) fail(`an account with ${email} already exists: nothing was created (that person can sign in, or reset their password)`);
 
   // The link Better Auth emails for a reset is caught here and printed instead: nothing is queued.
   const caught: EmailJob[] = [];
@@ -58,23 +67,34 @@ try {
     countInvitation: async () => {},
   });
   const context = await auth.$context;
-  // The operator vouches for the address (an owner must have a verified one to invite colleagues);
-  // the password is set only through the printed link.
-  const owner = await context.internalAdapter.createUser({ email, name: args.name?.trim() || email.split("@")[0]!, emailVerified: true }, { method: "admin" });
-  let clinic: { id: string; slug: string } | null;
-  try {
-    clinic = await auth.api.createOrganization({ body: { name: clinicName, slug, userId: owner.id } });
-  } catch (error) {
-    await pool.query(`DELETE FROM "user" WHERE "id" = $1`, [owner.id]);
-    const { body, message } = error as { body?: { message?: string }; message?: string };
-    fail(`the clinic could not be created (${body?.message ?? message}): nothing was created; try another --slug`);
+  const owned = unfinished ? await ownedClinics(unfinished.id) : [];
+  let clinic: { name: string; slug: string };
+  let done: string;
+  if (owned.length > 0) {
+    clinic = owned[0]!;
+    done =
+      `The owner ${email} of the clinic "${clinic.name}" (slug ${clinic.slug}) exists but has not chosen a password yet` +
+      `${clinic.name === clinicName ? "" : ` (no clinic "${clinicName}" was created)`}: here is a new link.`;
+  } else {
+    // The operator vouches for the address (an owner must have a verified one to invite colleagues);
+    // the password is set only through the printed link.
+    const owner =
+      unfinished ?? (await context.internalAdapter.createUser({ email, name: args.name?.trim() || email.split("@")[0]!, emailVerified: true }, { method: "admin" }));
+    try {
+      clinic = await auth.api.createOrganization({ body: { name: clinicName, slug, userId: owner.id } });
+    } catch (error) {
+      if (!unfinished) await pool.query(`DELETE FROM "user" WHERE "id" = $1`, [owner.id]);
+      const { body, message } = error as { body?: { message?: string }; message?: string };
+      fail(`the clinic could not be created (${body?.message ?? message}): nothing was created; try another --slug`);
+    }
+    done = `${unfinished ? "Finished an earlier, interrupted run: c" : "C"}reated the owner ${email} of the clinic "${clinic.name}" (slug ${clinic.slug}).`;
   }
   await auth.api.requestPasswordReset({ body: { email, redirectTo: `${config.frontendUrl}/reset-password` } });
   const link = caught.find((job) => job.kind === "reset-password");
   if (!link || !("url" in link)) fail("no password link was produced: nothing to print");
   console.log(
     [
-      `Created the owner ${email} of the clinic "${clinicName}" (slug ${clinic!.slug}).`,
+      done,
       `To choose the password, open this one-time link (valid ${tokenLifetimes.resetPasswordSeconds / 60} minutes; it stops working once used):`,
       "",
       link.url,
@@ -83,6 +103,16 @@ try {
   );
 } finally {
   await pool.end();
+}
+
+/** The clinics a user owns, oldest first. */
+async function ownedClinics(userId: string): Promise<{ name: string; slug: string }[]> {
+  const { rows } = await pool.query<{ name: string; slug: string }>(
+    `SELECT o."name", o."slug" FROM "member" m JOIN "organization" o ON o."id" = m."organizationId"
+      WHERE m."userId" = $1 AND m."role" = 'owner' ORDER BY m."createdAt"`,
+    [userId],
+  );
+  return rows;
 }
 
 /** A clinic's slug from its name: lowercase letters, digits and single hyphens (3 to 63). */

@@ -41,7 +41,8 @@ export function betterAuthRefusal(code: FixedStatusCode, headers?: Record<string
 }
 
 // Errors that mean a dependency is down, not that the code is wrong: 503, and the client may retry.
-const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03", "53300"]);
+// 57014: a statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS (stuck behind a lock, or PostgreSQL overloaded).
+const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03", "53300", "57014"]);
 
 /** Whether an error says PostgreSQL (or Redis) is away: a restart, a refused or cut connection, a full pool. */
 export function isDependencyDown(error: unknown): boolean {

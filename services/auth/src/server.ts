@@ -4,6 +4,7 @@ import { buildApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { buildInternalApp } from "./internal-app.js";
 import { findUnreachableDependencies } from "./db/check.js";
+import { DatabaseSetupError } from "./db/ensure-database.js";
 import { migrate } from "./db/migrate.js";
 import { createServiceLogger } from "./logger.js";
 
@@ -25,7 +26,13 @@ if (unreachable.length > 0) {
 }
 
 // In production the migration Job runs `npm run migrate`; elsewhere start brings the schema along.
-if (config.nodeEnv !== "production") await migrate(config, logger);
+if (config.nodeEnv !== "production") {
+  await migrate(config, logger).catch((error: unknown) => {
+    if (!(error instanceof DatabaseSetupError)) throw error;
+    logger.fatal(error.message);
+    process.exit(1);
+  });
+}
 
 const app = await buildApp({ config, logger });
 const internal = await buildInternalApp(app);

@@ -150,6 +150,24 @@ t.test("the pool must outnumber the hashing slots: a hashing sign-up may hold a 
   t.match(tooSmall.problems, [/DATABASE_POOL_MAX: must be a whole number from 3/]);
 });
 
+t.test("PostgreSQL through PgBouncer: the migration and the listener default to DATABASE_URL, each may name PostgreSQL itself", async (t) => {
+  const pooled = "postgres://app@10.0.0.7:6432/temetro_auth";
+  const direct = "postgres://owner@10.0.0.5:5432/temetro_auth";
+  const defaults = loadConfig({ ...secret, DATABASE_URL: pooled });
+  t.equal(defaults.migrationDatabaseUrl, pooled);
+  t.equal(defaults.listenDatabaseUrl, pooled);
+  t.equal(defaults.databaseStatementTimeoutMs, 30_000);
+  const split = loadConfig({ ...secret, DATABASE_URL: pooled, MIGRATION_DATABASE_URL: direct, DATABASE_LISTEN_URL: direct, DATABASE_STATEMENT_TIMEOUT_MS: "0" });
+  t.equal(split.databaseUrl, pooled);
+  t.equal(split.migrationDatabaseUrl, direct);
+  t.equal(split.listenDatabaseUrl, direct);
+  t.equal(split.databaseStatementTimeoutMs, 0, "0: no limit");
+  const bad = t.throws(() =>
+    loadConfig({ ...secret, MIGRATION_DATABASE_URL: "mysql://x@y/z", DATABASE_LISTEN_URL: "nope", DATABASE_STATEMENT_TIMEOUT_MS: "-1" }),
+  ) as ConfigError;
+  t.match(bad.problems, [/MIGRATION_DATABASE_URL: must be a postgres:\/\/ URL/, /DATABASE_LISTEN_URL: must be a postgres:\/\/ URL/, /DATABASE_STATEMENT_TIMEOUT_MS: must be a whole number from 0/]);
+});
+
 t.test("limits are configurable, a clinic behind one NAT address may need more", async (t) => {
   const config = loadConfig({ ...secret, RATE_LIMIT_SIGN_IN: "50", RATE_LIMIT_API: "5000", LOCKOUT_THRESHOLD: "20" });
   t.equal(config.rateLimits.signIn, 50);

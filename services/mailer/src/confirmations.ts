@@ -1,5 +1,4 @@
-import pg from "pg";
-import type { Logger } from "@temetro/shared";
+import { createPostgresPool, type Logger } from "@temetro/shared";
 
 /**
  * Delivery confirmed in PostgreSQL, the outbox's source of truth (issue 10). Right after the SMTP
@@ -42,20 +41,17 @@ export function createDeliveryConfirmations({
   /** Connections at most: a couple are enough, each statement is one short row lookup or update. */
   max?: number;
 }): DeliveryConfirmations {
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    query_timeout: STATEMENT_TIMEOUT_MS + 500,
-    idleTimeoutMillis: 30_000,
-  });
-  // The pool listens only for errors of idle connections; one in use that a PostgreSQL restart
-  // cuts emits 'error' on its client, which without a listener would end the process.
-  pool.on("connect", (client) => {
-    client.on("error", (error) => logger.warn({ err: error.message }, "PostgreSQL connection lost while in use"));
-  });
-  pool.on("error", (error) => logger.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+  // Through PgBouncer in transaction mode too: each statement stands alone (createPostgresPool).
+  const pool = createPostgresPool(
+    {
+      connectionString: databaseUrl,
+      max,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: STATEMENT_TIMEOUT_MS + 500,
+    },
+    logger,
+  );
 
   return {
     async isConfirmed(jobId) {

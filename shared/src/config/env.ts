@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { readFileVariables } from "./secret-files.js";
 
 /** A configuration that cannot start a process: every problem, each naming its variable. */
 export class ConfigError extends Error {
@@ -25,21 +26,38 @@ type Merged<Pieces extends readonly ConfigPiece[]> =
 
 /**
  * Reads every piece from one environment and merges their fields into one configuration. An empty
- * variable means "not set", as in most deployment tools. All the problems of all the pieces are
- * reported at once, so a deployment is fixed in one go.
+ * variable means "not set", as in most deployment tools. Any variable a piece reads may instead be
+ * given as `<NAME>_FILE`, the path of a file holding its value (see secret-files.ts). All the
+ * problems of all the pieces are reported at once, so a deployment is fixed in one go.
  */
 export function readEnvironment<const Pieces extends readonly ConfigPiece[]>(env: Environment, pieces: Pieces): Merged<Pieces> {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
-  const problems: string[] = [];
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== "")) as Record<string, string>;
+  const { env: present, files, problems } = readFileVariables(set, new Set(pieces.flatMap(variablesReadBy)));
   const fields: object[] = [];
   for (const piece of pieces) {
     const parsed = piece.safeParse(present);
     if (parsed.success) fields.push(parsed.data);
     // The variable's name, not zod's path into it (TRUSTED_ORIGINS.2 is still TRUSTED_ORIGINS).
-    else for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0] ?? "environment")}: ${issue.message}`);
+    else
+      for (const issue of parsed.error.issues) {
+        const name = String(issue.path[0] ?? "environment");
+        const file = files.get(name);
+        problems.push(`${name}${file === undefined ? "" : ` (read from ${file})`}: ${issue.message}`);
+      }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.assign({}, ...fields) as Merged<Pieces>;
+}
+
+/**
+ * The variables a piece reads: the keys of its `z.object`, under any transforms. Only these may come
+ * from `<NAME>_FILE`, so an unrelated `*_FILE` in the environment (SSL_CERT_FILE) is never opened.
+ */
+function variablesReadBy(piece: ConfigPiece): string[] {
+  let schema: z.ZodType = piece;
+  while (schema instanceof z.ZodPipe) schema = schema.in as z.ZodType;
+  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+  throw new Error("a configuration piece must be a z.object, optionally transformed: its keys are the variables it reads");
 }
 
 /**

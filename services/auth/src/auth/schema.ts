@@ -1,6 +1,7 @@
 import type { BetterAuthOptions } from "better-auth";
 import { jwt, organization, username } from "better-auth/plugins";
 import type { Pool } from "pg";
+import { clinicSchema, userFields } from "@temetro/auth-client/additional-fields";
 
 /**
  * What Better Auth stores: its plugins that own tables or columns, and temetro's extra fields. The
@@ -8,30 +9,10 @@ import type { Pool } from "pg";
  * here sends, hashes or counts, so the migration needs no queue, hasher or lockout.
  */
 
-export const userFields = {
-  // The password is an initial one an admin chose: the clinic guard refuses data requests until the
-  // user replaces it through change-password (get-session shows the flag).
-  mustChangePassword: { type: "boolean", required: false, defaultValue: false, input: false },
-  // The clinic that created this staff account (POST /api/staff); null for people who signed up.
-  createdByClinicId: { type: "string", required: false, input: false },
-  // Set when the creating clinic removes the account: it can no longer sign in.
-  disabled: { type: "boolean", required: false, defaultValue: false, input: false },
-  // When the mailbox owner last proved control of the account (verified the address or used a reset
-  // link): from then on no clinic sets its password, disables it or lifts its lockout
-  // (clinics/account-claim.ts).
-  claimedAt: { type: "date", required: false, input: false, returned: false },
-} as const;
-
-export const clinicSchema = {
-  organization: {
-    additionalFields: {
-      // A clinic's choice: must staff replace the password an admin set at first sign-in?
-      // Switched with organization/update `{ data: { staffMustChangePassword: false } }`.
-      staffMustChangePassword: { type: "boolean", required: false, defaultValue: true, input: true },
-    },
-  },
-} as const;
-
+// temetro's extra fields (the user's mustChangePassword, createdByClinicId, disabled, claimedAt; the
+// clinic's staffMustChangePassword) are declared once in @temetro/auth-client, whose web entry hands
+// the same declarations to the web app's Better Auth client.
+export { clinicSchema, userFields } from "@temetro/auth-client/additional-fields";
 /** What a username may be: 3 to 32 letters, digits, '.' and '_'. */
 export const isValidUsername = (name: string) => /^[A-Za-z0-9._]{3,32}$/.test(name);
 

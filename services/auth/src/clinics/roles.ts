@@ -1,38 +1,14 @@
-import { createAccessControl } from "better-auth/plugins/access";
-import { defaultStatements } from "better-auth/plugins/organization/access";
-import { clinicalStatements, roleGrants } from "@temetro/auth-client/roles";
+import type { PermissionRequest } from "@temetro/auth-client/access-control";
 
 /**
- * temetro's roles for Better Auth, built from the one role table (@temetro/auth-client's
- * roles.ts, which other services read for JWT-authenticated requests) over Better Auth's own
- * organization, member and invitation statements. The README shows the same table.
+ * temetro's roles for Better Auth. The access control, the roles and the statements are defined once
+ * in @temetro/auth-client (access-control.ts, built from its role table roles.ts): the web app's
+ * Better Auth client is configured with the very same objects. The README shows the same table.
  */
-export const statements = { ...defaultStatements, ...clinicalStatements } as const;
-
-export const accessControl = createAccessControl(statements);
-
-// newRole type-checks each role's grants against the statements: a resource or action the table
-// names that Better Auth or temetro does not know fails the build.
-export const roles = {
-  owner: accessControl.newRole(roleGrants.owner),
-  admin: accessControl.newRole(roleGrants.admin),
-  doctor: accessControl.newRole(roleGrants.doctor),
-  member: accessControl.newRole(roleGrants.member),
-  reception: accessControl.newRole(roleGrants.reception),
-  pharmacy: accessControl.newRole(roleGrants.pharmacy),
-  lab: accessControl.newRole(roleGrants.lab),
-} satisfies Record<keyof typeof roleGrants, unknown>;
-
-export type RoleName = keyof typeof roles;
-
+export { accessControl, roles, statements, type PermissionRequest, type Statements } from "@temetro/auth-client/access-control";
+export { assignableRoles, staffAccountRoles, type RoleName } from "@temetro/auth-client/roles";
 /** The role Better Auth gives a clinic's creator; it moves only by an explicit transfer. */
 export const OWNER_ROLE = "owner";
-
-/** Roles an owner or admin may give by invitation or a role change: every role but owner. */
-export const assignableRoles = ["admin", "doctor", "member", "reception", "pharmacy", "lab"] as const;
-
-/** Roles of a staff account a clinic creates itself (POST /api/staff). */
-export const staffAccountRoles = ["admin", "doctor", "reception", "pharmacy", "lab"] as const;
 
 /** What managing the clinic's people takes (staff, members, the audit log): owners and admins. */
 export const manageStaff: PermissionRequest = { member: ["create", "update", "delete"] };
@@ -45,9 +21,6 @@ export const transferOwnership: PermissionRequest = { organization: ["delete"] }
  * (owner, admin, doctor, member; not reception, pharmacy or lab).
  */
 export const providerPermission: PermissionRequest = { prescription: ["write"], patient: ["write"] };
-export type Statements = typeof statements;
-/** What a route asks of the caller's role, e.g. `{ patient: ["read"] }`. */
-export type PermissionRequest = { readonly [K in keyof Statements]?: readonly Statements[K][number][] };
 export type { Permissions } from "@temetro/auth-client/roles";
 
 /** Re-exported from the one role table, so the guard, introspection and the client agree. */

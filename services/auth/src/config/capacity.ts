@@ -10,6 +10,7 @@ export const capacitySettings = z
     PASSWORD_HASH_CONCURRENCY: boundedInt(1, 1024).default(8),
     DATABASE_POOL_MAX: boundedInt(3, 1000).default(10),
     DATABASE_CONNECTION_TIMEOUT_MS: boundedInt(100, 60_000).default(5000),
+    DATABASE_STATEMENT_TIMEOUT_MS: boundedInt(0, 3_600_000).default(30_000),
   })
   .transform((vars, context) => {
     // A sign-up holds one pooled connection (Better Auth's transaction) while its password hashes:
@@ -33,5 +34,10 @@ export const capacitySettings = z
       databasePoolMax: vars.DATABASE_POOL_MAX,
       /** How long a request waits for a PostgreSQL connection (from the pool, or a new one) before 503. */
       databaseConnectionTimeoutMs: vars.DATABASE_CONNECTION_TIMEOUT_MS,
+      /**
+       * How long PostgreSQL lets one statement of the service's pool run before cancelling it (0: no
+       * limit): a statement stuck behind a lock fails (503) instead of holding a connection for good.
+       */
+      databaseStatementTimeoutMs: vars.DATABASE_STATEMENT_TIMEOUT_MS,
     };
   });

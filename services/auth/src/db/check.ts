@@ -1,6 +1,7 @@
 import pg from "pg";
-import { createRedis, describeRedisTopology } from "@temetro/shared";
+import { createRedis, describeRedisTopology, type RedisTopology } from "@temetro/shared";
 import type { Config } from "../config.js";
+import { isMissingDatabase } from "./ensure-database.js";
 
 type Dependency = "postgres" | "redis";
 
@@ -16,19 +17,29 @@ interface Probe {
   reach(): Promise<void>;
 }
 
-function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependency, Probe> {
+/** Which PostgreSQL URL to try, and the variable it came from (the migration has its own). */
+export interface DatabaseTarget {
+  url: string;
+  variable: "DATABASE_URL" | "MIGRATION_DATABASE_URL";
+}
+
+function probes(database: DatabaseTarget, redis: RedisTopology): Record<Dependency, Probe> {
   return {
     postgres: {
       label: "PostgreSQL",
-      variable: "DATABASE_URL",
-      url: config.databaseUrl,
+      variable: database.variable,
+      url: database.url,
       defaultPort: 5432,
       howToStart: "this repository: `docker compose up -d postgres`; a Debian host: `pg_ctlcluster 15 main start`",
       async reach() {
-        // The maintenance database: the service's own may not exist yet (the migration creates it).
-        const client = new pg.Client({ connectionString: withDatabase(config.databaseUrl, "postgres"), connectionTimeoutMillis: 3000 });
+        // The service's own database: a missing one is a PostgreSQL that answers (the migration
+        // creates it), and a role may have no access to any other database.
+        const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 3000 });
+        client.on("error", () => {});
         try {
           await client.connect();
+        } catch (error) {
+          if (!isMissingDatabase(error)) throw error;
         } finally {
           await client.end().catch(() => {});
         }
@@ -36,19 +47,19 @@ function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependenc
     },
     redis: {
       label: "Redis",
-      variable: { single: "REDIS_URL", sentinel: "REDIS_SENTINELS", cluster: "REDIS_CLUSTER_NODES" }[config.redis.kind],
-      url: config.redis.kind === "single" ? config.redis.url : "redis://",
+      variable: { single: "REDIS_URL", sentinel: "REDIS_SENTINELS", cluster: "REDIS_CLUSTER_NODES" }[redis.kind],
+      url: redis.kind === "single" ? redis.url : "redis://",
       defaultPort: 6379,
-      where: describeRedisTopology(config.redis),
+      where: describeRedisTopology(redis),
       howToStart: "this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`",
       async reach() {
-        const redis = createRedis(config.redis, "request", { reconnect: false, lazyConnect: true });
-        redis.on("error", () => {});
+        const connection = createRedis(redis, "request", { reconnect: false, lazyConnect: true });
+        connection.on("error", () => {});
         try {
-          await redis.connect();
-          await redis.ping();
+          await connection.connect();
+          await connection.ping();
         } finally {
-          redis.disconnect();
+          connection.disconnect();
         }
       },
     },
@@ -62,8 +73,9 @@ function probes(config: Pick<Config, "databaseUrl" | "redis">): Record<Dependenc
 export async function findUnreachableDependencies(
   config: Pick<Config, "databaseUrl" | "redis">,
   dependencies: Dependency[] = ["postgres", "redis"],
+  database: DatabaseTarget = { url: config.databaseUrl, variable: "DATABASE_URL" },
 ): Promise<string[]> {
-  const all = probes(config);
+  const all = probes(database, config.redis);
   const problems: string[] = [];
   for (const name of dependencies) {
     const probe = all[name];
@@ -79,10 +91,4 @@ export async function findUnreachableDependencies(
     }
   }
   return problems;
-}
-
-function withDatabase(databaseUrl: string, name: string): string {
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }

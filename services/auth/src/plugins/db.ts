@@ -1,5 +1,6 @@
 import fp from "fastify-plugin";
-import pg from "pg";
+import type pg from "pg";
+import { createPostgresPool } from "@temetro/shared";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -14,25 +15,23 @@ export interface DbOptions {
   max: number;
   /** How long a query waits for a connection before failing (DATABASE_CONNECTION_TIMEOUT_MS). */
   connectionTimeoutMs: number;
+  /** How long one statement may run (DATABASE_STATEMENT_TIMEOUT_MS; 0: no limit). */
+  statementTimeoutMs: number;
 }
 
 export default fp(
   async (app, options: DbOptions) => {
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: options.max,
-      connectionTimeoutMillis: options.connectionTimeoutMs,
-      idleTimeoutMillis: 30_000,
-    });
-    // The pool listens for errors of idle connections only. A connection that is checked out (a
-    // transaction of Better Auth's, the outbox relay's) and is cut by a PostgreSQL restart emits
-    // 'error' on its client: without a listener of its own that is an uncaught exception and the
-    // process ends. The query in flight fails on its own (503 to the client), and the pool drops
-    // the broken connection when it is released.
-    pool.on("connect", (client) => {
-      client.on("error", (error) => app.log.warn({ err: error.message }, "PostgreSQL connection lost while in use"));
-    });
-    pool.on("error", (error) => app.log.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+    // Nothing sent through this pool needs a session of its own: DATABASE_URL may lead through
+    // PgBouncer in transaction mode (see createPostgresPool for the statement timeout).
+    const pool = createPostgresPool(
+      {
+        connectionString: options.databaseUrl,
+        max: options.max,
+        connectionTimeoutMillis: options.connectionTimeoutMs,
+        statementTimeoutMs: options.statementTimeoutMs,
+      },
+      app.log,
+    );
     app.decorate("pg", pool);
     app.addHook("onClose", async () => {
       await pool.end();

@@ -24,6 +24,13 @@ import type { SessionDirectory } from "./directory.js";
  *   poll's snapshot and visible to the next exactly once, so every row is read by one poll, and
  *   none is missed whatever the order of commits.
  *
+ * - LISTEN needs a session of its own: through PgBouncer in transaction mode it lands on a server
+ *   connection that PgBouncer then lends to others, and notifications reach whoever holds it. So
+ *   the listener has its own URL (DATABASE_LISTEN_URL, default DATABASE_URL), and every poll checks
+ *   that the session it runs in is the one listening: when it is not, the connection is shared
+ *   and the cache stays off for good (a warning names the variable), rather than serve answers
+ *   that a lost notification left stale.
+ *
  * Redis plays no part: an outage, a restart or an emptied Redis cannot hide a change.
  */
 export type Invalidation = `session:${string}` | `user:${string}` | `clinic:${string}` | "all";
@@ -52,6 +59,8 @@ const FORGET_ALL_ABOVE = 1000;
 /** Notified rows remembered so that the poll reading them does not apply them twice. */
 const MAX_NOTIFIED = 10_000;
 const PRUNE_EVERY_MS = 60_000;
+/** Whether the session a statement runs in is the one that listens. */
+const LISTENING = `'${INVALIDATION_CHANNEL}' = ANY (array(SELECT pg_listening_channels()))`;
 
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** Math.max(0, attempt - 1), 2000);
 
@@ -73,6 +82,8 @@ export class InvalidationChannel {
   /** Connections lost or refused since the last successful poll: the reconnect backs off with it. */
   private failures = 0;
   private closed = false;
+  /** The listener's session turned out to be shared (a pooler in transaction mode): no caching, for good. */
+  private sharedSession = false;
   private lastPruneAt = 0;
   /** (time, snapshot xmin) pairs, one a prune interval: rows below an old enough xmin may go. */
   private horizonsSeen: { at: number; xmin: string }[] = [];
@@ -121,7 +132,7 @@ export class InvalidationChannel {
   }
 
   private async connect(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.sharedSession) return;
     const client = new pg.Client({
       connectionString: this.databaseUrl,
       application_name: "temetro-invalidation",
@@ -155,6 +166,26 @@ export class InvalidationChannel {
     this.horizon = undefined;
     this.notified.clear();
     await this.poll();
+  }
+
+  /**
+   * The poll ran in a session that does not listen: the connection leads through a pooler that
+   * lends its server connections (PgBouncer in transaction mode), so notifications go astray. The
+   * cache goes off for good: every answer is read from PostgreSQL, which is always right.
+   */
+  private shared(client: pg.Client): void {
+    if (client !== this.client) return;
+    this.sharedSession = true;
+    this.client = undefined;
+    this.horizon = undefined;
+    this.directory.stopCaching();
+    this.log.warn(
+      {},
+      "session cache off: the invalidation listener's connection is shared by a pooler in transaction mode (PgBouncer), " +
+        "so notifications cannot reach it; set DATABASE_LISTEN_URL to PostgreSQL itself",
+    );
+    client.removeAllListeners("end");
+    client.end().catch(() => {});
   }
 
   /** The connection is gone (or could not prove itself alive): stop caching, reconnect. */
@@ -195,30 +226,32 @@ export class InvalidationChannel {
     if (!client) return;
     const startedAt = Date.now();
     try {
-      let horizon: Horizon;
+      let horizon: Horizon & { listening: boolean };
       if (this.horizon === undefined) {
         // Catching up after (re)connecting: the cache was emptied when the connection was lost (or
         // was never filled), so nothing committed before this snapshot needs applying; everything
         // committed after it is notified, and read by the next poll.
-        const { rows } = await client.query<Horizon>(
+        const { rows } = await client.query<Horizon & { listening: boolean }>(
           `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
-                  array(SELECT pg_snapshot_xip(s)::text) AS xip
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip, ${LISTENING} AS listening
              FROM pg_current_snapshot() AS s`,
         );
         horizon = rows[0]!;
+        if (!horizon.listening) return this.shared(client);
       } else {
         // One statement, one snapshot: the rows it returns are exactly those its snapshot sees
         // and the previous one did not (their transaction had not started, or was in progress).
-        const { rows } = await client.query<Horizon & { seq: string | null; target: string | null }>(
-          `WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s)
+        const { rows } = await client.query<Horizon & { listening: boolean; seq: string | null; target: string | null }>(
+          `WITH snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s, ${LISTENING} AS listening)
            SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
-                  array(SELECT pg_snapshot_xip(s)::text) AS xip, l.seq::text AS seq, l.target
+                  array(SELECT pg_snapshot_xip(s)::text) AS xip, listening, l.seq::text AS seq, l.target
              FROM snapshot
              LEFT JOIN session_invalidation l ON l.xid >= $1::xid8 OR l.xid = ANY($2::xid8[])
             ORDER BY l.seq`,
           [this.horizon.xmax, this.horizon.xip],
         );
         horizon = rows[0]!;
+        if (!horizon.listening) return this.shared(client);
         const fresh = rows.filter((row) => row.seq !== null && !this.notified.delete(row.seq));
         this.status.received += fresh.length;
         if (fresh.length > FORGET_ALL_ABOVE) this.directory.forgetAll();

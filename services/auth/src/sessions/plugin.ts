@@ -55,7 +55,7 @@ export default fp(
       lifetime: sessionLifetime(config.sessionLifetime),
     });
     // Log rows are kept longer than any cached answer lives, with a margin.
-    const invalidations = new InvalidationChannel(config.databaseUrl, directory, app.log, Math.max(ttlSeconds, 60) + 60);
+    const invalidations = new InvalidationChannel(config.listenDatabaseUrl, directory, app.log, Math.max(ttlSeconds, 60) + 60);
     const cookieName = sessionCookieName(config.betterAuthUrl);
 
     // A signed cookie value whose signature verified once keeps verifying (the secret does not

@@ -1,0 +1,66 @@
+// What the scale run's processes talk to: PgBouncer in transaction pooling mode in front of the
+// machine's PostgreSQL (a database of the run's own; the migration and the invalidation listener go
+// to PostgreSQL directly, as the README says they must), and Redis.
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import pg from "pg";
+import type { Test } from "tap";
+import { repositoryRoot } from "@temetro/test-support/auth-app";
+import { OwnPgBouncer } from "@temetro/test-support/pgbouncer";
+import { typeScriptEntry } from "@temetro/test-support/processes";
+
+const run = promisify(execFile);
+const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+/** Server connections PgBouncer keeps to PostgreSQL, shared by every replica's and mailer's pool. */
+const SERVER_CONNECTIONS = 20;
+
+export interface Infrastructure {
+  /** One line for the report's heading. */
+  describe: string;
+  databaseEnv: Record<string, string>;
+  redisEnv: Record<string, string>;
+  /** Brings the schema up to date, as the deployment's migration Job does. */
+  migrate(env: Record<string, string>): Promise<void>;
+  /** What the engines themselves counted, for the report. */
+  report(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startInfrastructure(): Promise<Infrastructure> {
+  // The fixtures take a test for their teardown; the run's own list stands in for it.
+  const cleanups: (() => unknown)[] = [];
+  const owner = { teardown: (cleanup: () => unknown) => cleanups.push(cleanup) } as unknown as Test;
+
+  const database = `temetro_scale_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const direct = `postgres://postgres@127.0.0.1:5432/${database}`;
+  const bouncer = await OwnPgBouncer.start(owner, { database, poolSize: SERVER_CONNECTIONS });
+
+  return {
+    describe: `PgBouncer (transaction pooling, ${SERVER_CONNECTIONS} server connections) in front of PostgreSQL, Redis at 127.0.0.1:6379`,
+    // SCALE_PGBOUNCER=0: the pools go to PostgreSQL directly (for comparison).
+    databaseEnv: { DATABASE_URL: process.env.SCALE_PGBOUNCER === "0" ? direct : bouncer.url, MIGRATION_DATABASE_URL: direct, DATABASE_LISTEN_URL: direct },
+    redisEnv: { REDIS_URL: "redis://127.0.0.1:6379" },
+    async migrate(env) {
+      await run(process.execPath, typeScriptEntry(`${repositoryRoot}/services/auth/src/db/migrate-cli.ts`), {
+        env: { PATH: process.env.PATH, ...env },
+      });
+    },
+    async report() {
+      const [stats] = await bouncer.show("SHOW STATS");
+      const servers = await bouncer.show("SHOW SERVERS");
+      return [
+        "## PgBouncer",
+        `transactions ${stats?.total_xact_count}, queries ${stats?.total_query_count}, average wait for a server connection ${Number(stats?.avg_wait_time ?? 0) / 1000} ms (total ${Number(stats?.total_wait_time ?? 0) / 1e6} s); server connections now ${servers.length} of ${SERVER_CONNECTIONS}`,
+      ].join("\n");
+    },
+    async stop() {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
