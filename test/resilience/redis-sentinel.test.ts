@@ -16,6 +16,7 @@ import { Deployment, ORIGIN } from "./fixtures/deployment.js";
 import { PASSWORD } from "./fixtures/load.js";
 import type { Replica } from "./fixtures/replica.js";
 import { waitUntil } from "@temetro/test-support/polling";
+import { metricSample } from "@temetro/test-support/auth-requests";
 
 // Eight processes to start, two failovers, and up to 15 s of waiting for owed emails after each.
 t.setTimeout(240_000);
@@ -31,6 +32,13 @@ const LOCKOUT_THRESHOLD = 10;
  * primary, which they ask every second during a failover.
  */
 const STALE_WRITES_BOUND_MS = 3000;
+
+async function limitsMetric(replica: Replica, name: string): Promise<number> {
+  const response = await fetch(`${replica.internalUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  return metricSample(await response.text(), name, {}) ?? Number.NaN;
+}
+const limitsShared = async (replica: Replica) => (await limitsMetric(replica, "auth_limits_shared")) === 1;
+const localFallbacks = (replica: Replica) => limitsMetric(replica, "auth_limits_local_fallbacks_total");
 
 /** A POST from outside, as the browser of one client address sends it (Origin trusted). */
 async function post(replica: Replica, path: string, body: object): Promise<number> {
@@ -79,10 +87,18 @@ t.test("two replicas and a mailer on a Redis Sentinel set while its primary fail
     t.not(to, from, "the primary moved");
     await checkRecovery(t, deployment, switched, "the sentinels' switch");
 
-    // The other half after it, then one more.
+    // The other half after it, then one more. A replica whose limits connection is still moving
+    // counts in its own memory meanwhile (README: limits per replica while Redis is away), a
+    // documented loss: such counts are read from /metrics and allowed for.
+    await waitUntil(async () => (await limitsShared(a)) && (await limitsShared(b)), "both replicas to count limits in Redis again", 15_000, 200);
+    const fallbacksBefore = (await localFallbacks(a)) + (await localFallbacks(b));
     const after = [await askVerification(a), await askVerification(b)];
     t.same([...before, ...after], [200, 200, 200, 200], `${VERIFICATION_EMAILS_PER_WINDOW} verification-email requests answered before the limit`);
-    t.equal(await askVerification(a), 429, "the next is refused: the count went on across the failover");
+    const next = await askVerification(a);
+    const counted = (await localFallbacks(a)) + (await localFallbacks(b)) - fallbacksBefore;
+    t.comment(`limits counted in a replica's memory during the after-half: ${counted} (the load's requests included)`);
+    if (counted === 0) t.equal(next, 429, "the next is refused: the count went on across the failover");
+    else t.ok(next === 429 || (await askVerification(b)) === 429, "refused at most one request later (a count taken in a replica's memory while its connection moved)");
     for (let attempt = 0; attempt < LOCKOUT_THRESHOLD / 2; attempt += 1) t.equal(await wrong(attempt % 2 ? a : b), 401);
     t.equal(
       await post(a, "/api/auth/sign-in/email", { email: target, password: PASSWORD }),
@@ -129,7 +145,9 @@ t.test("two replicas and a mailer on a Redis Sentinel set while its primary fail
     await sleep(1000);
     counting = false;
     await loop;
-    const stored = Number(await counter.get(key));
+    // The connection may still be moving (no offline queue): read once it is back.
+    let stored = -1;
+    await waitUntil(() => counter.get(key).then((value) => ((stored = Number(value)), true), () => false), "the count on the new primary", 15_000, 100);
     const moved = acks.findIndex((ack, index) => index > 0 && ack.value <= acks[index - 1]!.value);
     const lost = acks.length - stored;
     // The old primary's last acknowledgement, and its first one of a count the new primary handed out again.
