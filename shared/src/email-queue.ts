@@ -96,9 +96,12 @@ export function emailIdempotencyKey(job: EmailJob): string {
  * mailer checks it before sending (a job run again after a crash is not sent twice); the auth
  * service's outbox relay checks it before it forgets an email (a row stays owed until its mark
  * exists). Kept as long as a failed job is kept.
+ *
+ * `queuePrefix` is the queue's BullMQ prefix (`emailQueuePrefix`): on a Cluster the marks then
+ * share the queue's slot, so one MULTI reads jobs and marks together.
  */
-export function deliveredMarkKey(prefix: string, jobId: string): string {
-  return `${prefix}:mailer:delivered:${jobId}`;
+export function deliveredMarkKey(queuePrefix: string, jobId: string): string {
+  return `${queuePrefix}:mailer:delivered:${jobId}`;
 }
 
 /** How long a delivered mark is kept: as long as a failed job is kept for a resend. */

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "./redis.js";
 import { withTimeout } from "./timeout.js";
 
 /** One dependency's check: resolves when it answers, rejects (with the reason) when it does not. */
@@ -37,7 +37,7 @@ export async function checkReadiness(checks: Record<string, ReadinessCheck>, tim
  * traffic it is asked about): still connecting (just started, or reconnecting), it is waited for
  * within the check's time; then it must answer PING.
  */
-export function redisAnswers(redis: Redis, timeoutMs: number): ReadinessCheck {
+export function redisAnswers(redis: RedisConnection, timeoutMs: number): ReadinessCheck {
   return async () => {
     // The signal removes the listener when Redis stays away: probes must not pile them up.
     if (redis.status !== "ready") await once(redis, "ready", { signal: AbortSignal.timeout(timeoutMs) });

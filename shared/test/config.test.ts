@@ -13,7 +13,7 @@ t.test("defaults reach this machine's PostgreSQL and Redis by IP, on every addre
     logFormat: "json",
     host: "0.0.0.0",
     databaseUrl: "postgres://postgres@127.0.0.1:5432/temetro_auth",
-    redisUrl: "redis://127.0.0.1:6379",
+    redis: { kind: "single", url: "redis://127.0.0.1:6379" },
     redisPrefix: "temetro",
     frontendUrl: "http://localhost:3000",
   });
@@ -47,7 +47,7 @@ t.test("every bad variable of every piece is named with the reason, in one error
 
 t.test("empty variables count as unset; variables no piece reads are ignored", async (t) => {
   const redis = readEnvironment({ REDIS_URL: "", REDIS_PREFIX: "", RATE_LIMIT_SIGN_IN: "lots" }, [redisSettings]);
-  t.same(redis, { redisUrl: "redis://127.0.0.1:6379", redisPrefix: "temetro" });
+  t.same(redis, { redis: { kind: "single", url: "redis://127.0.0.1:6379" }, redisPrefix: "temetro" });
 });
 
 t.test("ranges and ports say what they accept", async (t) => {

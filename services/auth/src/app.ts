@@ -98,15 +98,15 @@ export async function buildApp({ config, logger }: AppDeps): Promise<FastifyInst
     statementTimeoutMs: config.databaseStatementTimeoutMs,
   });
   await app.register(sessions, { config });
-  await app.register(emailQueue, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  await app.register(emailQueue, { redis: config.redis, prefix: config.redisPrefix });
   // Before every route it documents.
   await app.register(publicApiDocs);
-  await app.register(health, { redisUrl: config.redisUrl });
+  await app.register(health, { redis: config.redis });
   // Before the rate limits: a request that would hash while every slot is taken is refused
   // before it costs a Redis round trip or a body read.
   await app.register(passwordHashing, { concurrency: config.passwordHashConcurrency });
   // After CORS: a browser's preflight is answered before it could use up a sign-in budget.
-  await app.register(limiterStore, { redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  await app.register(limiterStore, { redis: config.redis, prefix: config.redisPrefix });
   await app.register(rateLimit, { limits: config.rateLimits });
   await app.register(accountLockout, { policy: config.lockout });
   await app.register(invitationLimits, { perHour: config.invitationsPerHour });

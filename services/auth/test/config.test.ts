@@ -14,7 +14,7 @@ t.test("defaults reach this machine's PostgreSQL and Redis by IP and serve on po
   t.equal(config.port, 4000);
   t.equal(config.internalPort, 4001);
   t.equal(config.databaseUrl, "postgres://postgres@127.0.0.1:5432/temetro_auth");
-  t.equal(config.redisUrl, "redis://127.0.0.1:6379");
+  t.same(config.redis, { kind: "single", url: "redis://127.0.0.1:6379" });
   t.equal(config.requireEmailVerification, false);
   t.same(config.trustedOrigins, ["http://localhost:4000", "http://localhost:3000"]);
 });

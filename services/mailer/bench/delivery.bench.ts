@@ -92,7 +92,7 @@ async function throughputRun(): Promise<number> {
     arrived += 1;
     if (arrived === THROUGHPUT_EMAILS) allArrived();
   });
-  const producer = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const producer = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection: producer, prefix, defaultJobOptions: emailJobOptions });
   const jobs: EmailJob[] = Array.from({ length: THROUGHPUT_EMAILS }, (_, index) => ({
     kind: "verify-email",
@@ -113,7 +113,7 @@ async function throughputRun(): Promise<number> {
   await sink.close();
   await queue.close();
   producer.disconnect();
-  await deleteKeysWithPrefix(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(redisUrl, prefix);
   return THROUGHPUT_EMAILS / seconds;
 }
 
@@ -148,7 +148,7 @@ async function latencyRun(): Promise<number[]> {
   await mailer.close();
   await app.close();
   await sink.close();
-  await deleteKeysWithPrefix(config.redisUrl, prefix);
+  await deleteKeysWithPrefix(redisUrl, prefix);
   return latencies;
 }
 

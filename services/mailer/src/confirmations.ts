@@ -62,7 +62,9 @@ export function createDeliveryConfirmations({
       return rows[0]?.delivered === true;
     },
     async confirm(jobIds) {
-      await pool.query("UPDATE email_outbox SET delivered_at = now() WHERE queue_prefix = $1 AND job_id = ANY($2::text[])", [
+      // due_at 'infinity': the relay keeps the row an hour as the record of the delivery, and its
+      // claims, which walk the rows by due_at, then meet the owed ones first.
+      await pool.query("UPDATE email_outbox SET delivered_at = now(), due_at = 'infinity' WHERE queue_prefix = $1 AND job_id = ANY($2::text[])", [
         queuePrefix,
         jobIds,
       ]);

@@ -1,5 +1,4 @@
-import type { Redis } from "ioredis";
-import { deliveredMarkKey, DELIVERED_MARK_SECONDS, type Logger } from "@temetro/shared";
+import { deliveredMarkKey, DELIVERED_MARK_SECONDS, type Logger, type RedisConnection } from "@temetro/shared";
 import type { Config } from "./config.js";
 import { createDeliveryConfirmations, type DeliveryConfirmations } from "./confirmations.js";
 
@@ -31,13 +30,16 @@ export interface DeliveryRecord {
 
 export function createDeliveryRecord({
   config,
+  queuePrefix,
   redis,
   log,
   counts,
 }: {
   config: Pick<Config, "databaseUrl" | "redisPrefix">;
+  /** The email queue's BullMQ prefix (emailQueuePrefix), under which the delivered marks live. */
+  queuePrefix: string;
   /** The mailer's own connection, which waits for Redis to come back instead of failing. */
-  redis: Redis;
+  redis: RedisConnection;
   log: Logger;
   /** The mailer's counters this record adds to. */
   counts: { confirmationsFailed: number; checksDegraded: number };
@@ -114,7 +116,7 @@ export function createDeliveryRecord({
   }
 
   return {
-    alreadyDelivered: (jobId) => alreadyDelivered(jobId, deliveredMarkKey(config.redisPrefix, jobId)),
+    alreadyDelivered: (jobId) => alreadyDelivered(jobId, deliveredMarkKey(queuePrefix, jobId)),
     async recordDelivered(jobId, fields) {
       // PostgreSQL first: it survives what Redis may lose, and the Redis commands wait (without a
       // bound) while Redis is away.
@@ -132,7 +134,7 @@ export function createDeliveryRecord({
           "email sent but its delivery could not be confirmed in PostgreSQL: recorded in Redis meanwhile, confirmation retried",
         );
       }
-      await redis.set(deliveredMarkKey(config.redisPrefix, jobId), "1", "EX", DELIVERED_MARK_SECONDS);
+      await redis.set(deliveredMarkKey(queuePrefix, jobId), "1", "EX", DELIVERED_MARK_SECONDS);
     },
     pending: () => unconfirmed.size,
     ping: () => confirmations.ping(),

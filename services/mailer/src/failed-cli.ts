@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import { createRedis, EMAIL_QUEUE_NAME, loadOrExit, type EmailJob } from "@temetro/shared";
+import { createRedis, describeRedisTopology, EMAIL_QUEUE_NAME, emailQueuePrefix, loadOrExit, type EmailJob } from "@temetro/shared";
 import { loadConfig } from "./config.js";
 import { listFailedEmails, resendFailedEmails } from "./failed-jobs.js";
 
@@ -18,9 +18,9 @@ if (command !== "list" && command !== "resend") {
 
 const config = loadOrExit(() => loadConfig(process.env));
 
-const connection = createRedis(config.redisUrl, "request", { connectTimeout: 5000, retryStrategy: () => null });
+const connection = createRedis(config.redis, "request", { connectTimeout: 5000, reconnect: false });
 connection.on("error", () => {});
-const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection, prefix: config.redisPrefix });
+const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection, prefix: emailQueuePrefix(config.redis, config.redisPrefix) });
 queue.on("error", () => {});
 try {
   if (command === "list") {
@@ -37,7 +37,7 @@ try {
     process.exitCode = notFailed.length > 0 ? 1 : 0;
   }
 } catch (error) {
-  console.error(`Redis is not reachable at ${new URL(config.redisUrl).host} (REDIS_URL): ${(error as Error).message}`);
+  console.error(`Redis is not reachable at ${describeRedisTopology(config.redis)}: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
   await queue.close().catch(() => {});

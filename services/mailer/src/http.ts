@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from "fastify";
-import type { Redis } from "ioredis";
-import { checkReadiness, createRedis, healthRoutes, metricsRoute, redisAnswers, type Logger } from "@temetro/shared";
+import { checkReadiness, createRedis, healthRoutes, metricsRoute, redisAnswers, type Logger, type RedisTopology } from "@temetro/shared";
 import { createMailerRegistry } from "./metrics.js";
 import type { Mailer } from "./worker.js";
 
@@ -8,7 +7,7 @@ import type { Mailer } from "./worker.js";
 const CHECK_TIMEOUT_MS = 1000;
 
 export interface MailerHttpOptions {
-  redisUrl: string;
+  redis: RedisTopology | string;
   logger: Logger;
   mailer: Mailer;
   /** METRICS_TOKEN, else INTERNAL_TOKEN: what a scrape of /metrics must present; unset, /metrics is open. */
@@ -21,7 +20,7 @@ export interface MailerHttpOptions {
  * reported, as degraded when down, but never makes it unready; 503 once shutting down) and
  * GET /metrics (Prometheus text; behind the metrics token when one is set).
  */
-export async function buildMailerHttp({ redisUrl, logger, mailer, metricsToken }: MailerHttpOptions): Promise<FastifyInstance> {
+export async function buildMailerHttp({ redis: redisTopology, logger, mailer, metricsToken }: MailerHttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ listener: "http" }),
     // Probes every few seconds: a line per request would drown the emails' lines. Errors are still logged.
@@ -30,7 +29,7 @@ export async function buildMailerHttp({ redisUrl, logger, mailer, metricsToken }
   const registry = createMailerRegistry(mailer, logger);
 
   // Its own connection, failing fast: the worker's waits for Redis forever, a probe must not.
-  const redis: Redis = createRedis(redisUrl, "request", { connectionName: "temetro-mailer-health" });
+  const redis = createRedis(redisTopology, "request", { connectionName: "temetro-mailer-health" });
   redis.on("error", () => {}); // the check reports it
   app.addHook("onClose", async () => {
     redis.disconnect();

@@ -22,7 +22,7 @@ if (!config.smtp) {
 }
 
 const mailer = startMailer({ config, logger });
-const http = await buildMailerHttp({ redisUrl: config.redisUrl, logger, mailer, metricsToken: config.metricsToken });
+const http = await buildMailerHttp({ redis: config.redis, logger, mailer, metricsToken: config.metricsToken });
 
 // SIGTERM/SIGINT: readiness fails at once, the emails in flight are finished, no new one is taken;
 // after 30 s it stops anyway (an email cut short is sent again by the next mailer, once its lock

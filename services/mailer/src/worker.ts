@@ -1,9 +1,9 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   createRedis,
   deliveredMarkKey,
   EMAIL_QUEUE_NAME,
+  emailQueuePrefix,
   type EmailJob,
   type EmailKind,
   type Logger,
@@ -104,12 +104,14 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
   }
 
   // Waits for Redis to come back instead of failing: a mark must not be lost to a short outage.
-  const redis: Redis = createRedis(config.redisUrl, "worker");
+  const redis = createRedis(config.redis, "worker");
   redis.on("error", (error) => log.warn({ err: error.message }, "Redis unavailable"));
-  const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection: redis, prefix: config.redisPrefix });
+  // Hash-tagged on a Cluster (emailQueuePrefix): the queue's keys and the delivered marks share one slot.
+  const queuePrefix = emailQueuePrefix(config.redis, config.redisPrefix);
+  const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection: redis, prefix: queuePrefix });
   queue.on("error", () => {});
 
-  const delivered = createDeliveryRecord({ config, redis, log, counts });
+  const delivered = createDeliveryRecord({ config, queuePrefix, redis, log, counts });
 
   // Emails this process is sending now, by job id. A Redis restarted empty loses a job while its
   // email is in flight here; the relay then hands it over again and this mailer may take it up
@@ -168,11 +170,11 @@ export function startMailer({ config, logger, sender: givenSender, closeTimeoutM
     log.info({ ...fields, to: job.data.to }, sender.kind === "smtp" ? "email sent" : "email printed");
   }
 
-  const workerConnection = createRedis(config.redisUrl, "worker");
+  const workerConnection = createRedis(config.redis, "worker");
   workerConnection.on("error", () => {}); // reported by the listener above
   const worker = new Worker<EmailJob>(EMAIL_QUEUE_NAME, deliver, {
     connection: workerConnection,
-    prefix: config.redisPrefix,
+    prefix: queuePrefix,
     concurrency: config.mailerConcurrency,
     // After a crash, emails that were in flight are taken up again once their lock expires, at
     // the next stalled-job check: within lockDuration + stalledInterval.

@@ -13,7 +13,7 @@ t.test("no SMTP by default (emails printed), concurrency 4, a From naming temetr
   t.equal(config.mailerConcurrency, 4);
   t.equal(config.mailerLockDurationMs, 30_000);
   t.equal(config.mailerHttpPort, 4002);
-  t.equal(config.redisUrl, "redis://127.0.0.1:6379");
+  t.same(config.redis, { kind: "single", url: "redis://127.0.0.1:6379" });
   t.equal(config.frontendUrl, "http://localhost:3000");
   t.equal(loadConfig({ MAILER_HTTP_PORT: "9102" }).mailerHttpPort, 9102);
 });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import t, { type Test } from "tap";
-import { createRedis, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
+import { createRedis, deliveredMarkKey, EMAIL_QUEUE_NAME, emailIdempotencyKey, emailJobOptions, type EmailJob } from "@temetro/shared";
 import { buildTestApp, testConfig } from "@temetro/test-support/auth-app";
 import { metricSample, signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
@@ -18,9 +18,12 @@ import { freePort, SpareRedis } from "@temetro/test-support/spare-redis";
 import { resendFailedEmails } from "../src/failed-jobs.js";
 import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";
 
-/** Every row of an app's queue in the outbox, confirmed or not (decoys aside). */
+/** The rows of an app's queue the outbox still owes: not confirmed delivered (decoys aside). */
 async function outboxRows(app: FastifyInstance, prefix: string): Promise<number> {
-  const { rows } = await app.pg.query<{ count: string }>("SELECT count(*) FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy", [prefix]);
+  const { rows } = await app.pg.query<{ count: string }>(
+    "SELECT count(*) FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy AND delivered_at IS NULL",
+    [prefix],
+  );
   return Number(rows[0]!.count);
 }
 
@@ -48,7 +51,7 @@ t.test("emails delivered, then Redis restarted empty before the relay's confirma
   await redis.up();
   await waitUntil(async () => (await app.emailQueue.getJobCounts("waiting").catch(() => ({ waiting: -1 }))).waiting === 0, "Redis to answer again");
 
-  await waitUntil(async () => (await outboxRows(app, config.redisPrefix)) === 0, "the delivered rows to leave the outbox");
+  await waitUntil(async () => (await outboxRows(app, config.redisPrefix)) === 0, "the delivered rows to be owed no more");
   // Past the grace period, and a couple of relay passes more: nothing was handed over again.
   await sleep(Math.max(0, handedOverBy + CONFIRM_AFTER_MS + 3000 - Date.now()));
   const jobs = await app.emailQueue.getJobCounts("waiting", "active", "delayed");
@@ -82,8 +85,32 @@ t.test("a row confirmed delivered is never handed over again, even with its job 
   await app.emailOutbox.flush();
   t.equal(await app.emailQueue.getJob(jobId), undefined, "not handed over again");
   t.equal(await handedOverAgain(app), 0);
-  t.equal(await outboxRows(app, config.redisPrefix), 0, "the confirmed row left the outbox");
+  t.equal(await outboxRows(app, config.redisPrefix), 0, "the confirmed row is owed no more");
   t.same(await app.emailOutbox.backlog(), { pending: 0, handedOver: 0, oldestAgeSeconds: 0 });
+});
+
+t.test("a job a Redis failover brings back after its delivery, without its mark, is not sent again", async (t) => {
+  const { app, config } = await buildTestApp(t);
+  const { mailer, sink } = await startTestMailer(t, config);
+  const { email } = await signUp(app);
+  await sink.waitFor(email);
+  await waitUntil(() => mailer.counts().sent === 1, "the email to be recorded as sent");
+  await app.emailOutbox.flush();
+  const { rows } = await app.pg.query<{ job_id: string; job: EmailJob; delivered: boolean }>(
+    "SELECT job_id, job, delivered_at IS NOT NULL AS delivered FROM email_outbox WHERE queue_prefix = $1 AND NOT decoy",
+    [config.redisPrefix],
+  );
+  t.same(rows.map((row) => row.delivered), [true], "the delivered row is kept as the record of the delivery");
+
+  // A promoted replica that never saw the completion nor the mark: the job is back, the mark gone.
+  const { job_id: jobId, job } = rows[0]!;
+  const redis = createRedis(config.redis, "worker");
+  t.teardown(() => redis.disconnect());
+  await redis.del(deliveredMarkKey(config.redisPrefix, jobId));
+  await app.emailQueue.add(job.kind, job, { jobId });
+  await waitUntil(() => mailer.counts().duplicatesSkipped === 1, "the mailer to take the job up again");
+  await sink.allRecorded();
+  t.equal(sink.to(email).length, 1, "one email, not two");
 });
 
 t.test("a failed email resent with failed-emails, its outbox row long gone, is still sent (a missing row is not a delivery)", async (t) => {
@@ -110,7 +137,7 @@ t.test("a mailer that cannot reach PostgreSQL still delivers, on its Redis marks
   const config = testConfig({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/temetro_auth` });
   const testMailer = await startTestMailer(t, config);
   const { mailer, sink, logText } = testMailer;
-  const connection = createRedis(config.redisUrl, "worker");
+  const connection = createRedis(config.redis, "worker");
   const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection, prefix: config.redisPrefix, defaultJobOptions: emailJobOptions });
   t.teardown(async () => {
     await queue.obliterate({ force: true }).catch(() => {});
@@ -205,6 +232,6 @@ t.test("PostgreSQL unreachable when the email goes out: the mailer confirms it o
   t.match(logText(), /deliveries confirmed in PostgreSQL after it answered again/);
   t.match(logText(), /PostgreSQL reachable again/);
   await app.emailOutbox.flush();
-  t.equal(await outboxRows(app, config.redisPrefix), 0, "the relay deleted the confirmed row");
+  t.equal(await outboxRows(app, config.redisPrefix), 0, "the confirmed row is owed no more");
   t.equal(sink.to(user.email).length, 1);
 });

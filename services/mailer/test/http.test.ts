@@ -12,7 +12,7 @@ import { buildTestMailerHttp, startTestMailer } from "./fixtures/mailer.js";
 
 /** Puts emails on the queue as the auth service's relay does (same name, options and job ids). */
 async function enqueue(t: Test, config: Config, jobs: EmailJob[]): Promise<void> {
-  const connection = createRedis(config.redisUrl, "worker");
+  const connection = createRedis(config.redis, "worker");
   const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, { connection, prefix: config.redisPrefix, defaultJobOptions: emailJobOptions });
   t.teardown(async () => {
     await queue.close();
@@ -51,7 +51,7 @@ t.test("live answers 200; ready answers 200 when Redis answers and the worker ta
 t.test("ready answers 503 naming Redis when nothing listens at REDIS_URL; live still 200", async (t) => {
   const config = testConfig();
   const testMailer = await startTestMailer(t, config);
-  const http = await buildTestMailerHttp(t, testMailer, { redisUrl: "redis://127.0.0.1:2" });
+  const http = await buildTestMailerHttp(t, testMailer, { redis: "redis://127.0.0.1:2" });
 
   const ready = await http.inject({ method: "GET", url: "/health/ready" });
   t.equal(ready.statusCode, 503);

@@ -13,7 +13,7 @@ async function mailerListening(t: Test, env: Record<string, string>) {
   const config = testConfig();
   const testMailer = await startTestMailer(t, config);
   const { metricsToken } = loadConfig(env);
-  const http = await buildMailerHttp({ redisUrl: config.redisUrl, logger: testMailer.logger, mailer: testMailer.mailer, metricsToken });
+  const http = await buildMailerHttp({ redis: config.redis, logger: testMailer.logger, mailer: testMailer.mailer, metricsToken });
   t.teardown(() => http.close());
   const base = await http.listen({ host: "127.0.0.1", port: 0 });
   const scrape = (authorization?: string) => fetch(`${base}/metrics`, { headers: authorization ? { authorization } : {} });

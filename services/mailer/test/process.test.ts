@@ -22,7 +22,7 @@ function startWorkerProcess(config: Config, sink: SmtpSink, env: Record<string, 
   return startCollected(process.execPath, typeScriptEntry(mainPath), {
     env: {
       PATH: process.env.PATH,
-      REDIS_URL: config.redisUrl,
+      REDIS_URL: testRedisUrl,
       REDIS_PREFIX: config.redisPrefix,
       FRONTEND_URL: config.frontendUrl,
       SMTP_URL: sink.url,
@@ -197,7 +197,7 @@ t.test("without SMTP and with LOG_FORMAT=pretty the mailer prints each email as 
   const mailer = startCollected(process.execPath, typeScriptEntry(mainPath), {
     env: {
       PATH: process.env.PATH,
-      REDIS_URL: config.redisUrl,
+      REDIS_URL: testRedisUrl,
       REDIS_PREFIX: config.redisPrefix,
       FRONTEND_URL: config.frontendUrl,
       MAILER_HTTP_PORT: "0",

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import t from "tap";
 import { emailIdempotencyKey, type EmailJob } from "@temetro/shared";
 import type { Config } from "@temetro/auth/config";
-import { buildTestApp } from "@temetro/test-support/auth-app";
+import { buildTestApp, testRedisUrl } from "@temetro/test-support/auth-app";
 import { signUp, uniqueEmail } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
 import { spawnUncovered, typeScriptEntry } from "@temetro/test-support/processes";
@@ -16,7 +16,7 @@ const failedCli = fileURLToPath(new URL("../src/failed-cli.ts", import.meta.url)
 /** Runs the failed-emails command against an app's queue, as an operator would. */
 async function failedEmails(config: Config, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawnUncovered(process.execPath, [...typeScriptEntry(failedCli), ...args], {
-    env: { PATH: process.env.PATH, REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix },
+    env: { PATH: process.env.PATH, REDIS_URL: testRedisUrl, REDIS_PREFIX: config.redisPrefix },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

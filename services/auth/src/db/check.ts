@@ -1,5 +1,5 @@
 import pg from "pg";
-import { createRedis } from "@temetro/shared";
+import { createRedis, describeRedisTopology, type RedisTopology } from "@temetro/shared";
 import type { Config } from "../config.js";
 import { isMissingDatabase } from "./ensure-database.js";
 
@@ -10,6 +10,8 @@ interface Probe {
   variable: string;
   url: string;
   defaultPort: number;
+  /** Where it looked, when `url` alone does not say (a Sentinel set, a Cluster). */
+  where?: string;
   howToStart: string;
   /** Resolves when the dependency answers; its rejection is the reason shown. */
   reach(): Promise<void>;
@@ -21,7 +23,7 @@ export interface DatabaseTarget {
   variable: "DATABASE_URL" | "MIGRATION_DATABASE_URL";
 }
 
-function probes(database: DatabaseTarget, redisUrl: string): Record<Dependency, Probe> {
+function probes(database: DatabaseTarget, redis: RedisTopology): Record<Dependency, Probe> {
   return {
     postgres: {
       label: "PostgreSQL",
@@ -45,18 +47,19 @@ function probes(database: DatabaseTarget, redisUrl: string): Record<Dependency, 
     },
     redis: {
       label: "Redis",
-      variable: "REDIS_URL",
-      url: redisUrl,
+      variable: { single: "REDIS_URL", sentinel: "REDIS_SENTINELS", cluster: "REDIS_CLUSTER_NODES" }[redis.kind],
+      url: redis.kind === "single" ? redis.url : "redis://",
       defaultPort: 6379,
+      where: describeRedisTopology(redis),
       howToStart: "this repository: `docker compose up -d redis`; a Debian host: `redis-server --daemonize yes`",
       async reach() {
-        const redis = createRedis(redisUrl, "request", { retryStrategy: () => null, lazyConnect: true });
-        redis.on("error", () => {});
+        const connection = createRedis(redis, "request", { reconnect: false, lazyConnect: true });
+        connection.on("error", () => {});
         try {
-          await redis.connect();
-          await redis.ping();
+          await connection.connect();
+          await connection.ping();
         } finally {
-          redis.disconnect();
+          connection.disconnect();
         }
       },
     },
@@ -68,11 +71,11 @@ function probes(database: DatabaseTarget, redisUrl: string): Record<Dependency, 
  * person needs to fix it (which one, where it looked, how to start it) instead of a stack trace.
  */
 export async function findUnreachableDependencies(
-  config: Pick<Config, "databaseUrl" | "redisUrl">,
+  config: Pick<Config, "databaseUrl" | "redis">,
   dependencies: Dependency[] = ["postgres", "redis"],
   database: DatabaseTarget = { url: config.databaseUrl, variable: "DATABASE_URL" },
 ): Promise<string[]> {
-  const all = probes(database, config.redisUrl);
+  const all = probes(database, config.redis);
   const problems: string[] = [];
   for (const name of dependencies) {
     const probe = all[name];
@@ -80,8 +83,9 @@ export async function findUnreachableDependencies(
       await probe.reach();
     } catch (error) {
       const target = new URL(probe.url);
+      const where = probe.where ?? `${target.hostname}:${target.port || probe.defaultPort} (${probe.variable})`;
       problems.push(
-        `${probe.label} is not reachable at ${target.hostname}:${target.port || probe.defaultPort} (${probe.variable}): ${(error as Error).message}. ` +
+        `${probe.label} is not reachable at ${where}: ${(error as Error).message}. ` +
           `Start it (${probe.howToStart}) or set ${probe.variable}.`,
       );
     }

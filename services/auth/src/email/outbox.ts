@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Pool, PoolClient } from "pg";
-import { emailIdempotencyKey, type EmailJob, type Logger } from "@temetro/shared";
+import { emailIdempotencyKey, type EmailJob, type Logger, type RedisConnection } from "@temetro/shared";
 import { OutboxRelay } from "./relay.js";
 
 /**
@@ -19,13 +18,13 @@ export interface EmailOutboxOptions {
   pool: Pool;
   queue: Queue<EmailJob>;
   /** The queue's connection: the relay reads delivered marks and job keys through it. */
-  redis: Redis;
+  redis: RedisConnection;
   /**
    * Whether the queue's Redis connection is up. BullMQ waits (without a bound) for a connection
    * that is down; the relay asks first and leaves the rows where they are instead.
    */
   redisReady: () => boolean;
-  /** The queue's Redis prefix: only rows written for this queue are relayed by this relay. */
+  /** REDIS_PREFIX of the queue: only rows written for this queue are relayed by this relay. */
   queuePrefix: string;
   log: Pick<Logger, "debug" | "info" | "warn">;
   /** How often the relay looks for rows written by other replicas or left by an outage. */

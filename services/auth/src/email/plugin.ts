@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import type { FastifyReply } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, Gauge } from "prom-client";
-import { createRedis, EMAIL_QUEUE_NAME, emailJobOptions, withTimeout, type EmailJob } from "@temetro/shared";
+import { createRedis, EMAIL_QUEUE_NAME, emailJobOptions, emailQueuePrefix, withTimeout, type EmailJob, type RedisTopology } from "@temetro/shared";
 import { isPlaceholderEmail } from "../clinics/staff-store.js";
 import { EmailOutbox, type OutboxBacklog, type Queryable } from "./outbox.js";
 import { ErrorCode } from "../errors.js";
@@ -63,7 +63,8 @@ export default fp(
   async (
     app,
     options: {
-      redisUrl: string;
+      redis: RedisTopology | string;
+      /** REDIS_PREFIX. */
       prefix: string;
       outbox?: { pollIntervalMs?: number; batchSize?: number; confirmAfterMs?: number; writeTimeoutMs?: number };
     },
@@ -72,11 +73,11 @@ export default fp(
     // PostgreSQL and never wait for Redis. It therefore takes BullMQ's own settings (commands wait
     // for a reconnect instead of failing), bounded by the relay's own timeouts. With the
     // fail-fast request settings, BullMQ's commands kept failing after Redis came back.
-    const connection = createRedis(options.redisUrl, "worker");
+    const connection = createRedis(options.redis, "worker");
     connection.on("error", (error) => app.log.warn({ err: error.message }, "Redis (email queue) unavailable"));
     const queue = new Queue<EmailJob>(EMAIL_QUEUE_NAME, {
       connection,
-      prefix: options.prefix,
+      prefix: emailQueuePrefix(options.redis, options.prefix),
       defaultJobOptions: emailJobOptions,
     });
     queue.on("error", () => {}); // reported by the connection's listener above

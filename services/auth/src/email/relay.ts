@@ -5,6 +5,16 @@ import type { EmailOutboxOptions } from "./outbox.js";
 const REDIS_TIMEOUT_MS = 5000;
 /** How long a claimed row is left to the relay that claimed it; a relay that died gives it up after this. */
 const LEASE_MS = 15_000;
+/**
+ * How long a delivered row is kept, as the record that its email went out. A Redis failover
+ * (Sentinel, Cluster) may promote a replica that still holds the job in an earlier state
+ * (waiting, active, or delayed for a retry, at most 512 s) without the delivered mark the old
+ * primary took after the promotion: the job runs again, and only this row tells the mailer that
+ * the email already went out. Longer than any retry delay, and than a failover.
+ */
+export const DELIVERED_ROWS_KEPT_MS = 3600 * 1000;
+/** Delivered rows past DELIVERED_ROWS_KEPT_MS are deleted this often (decoys at every pass). */
+const DELIVERED_CLEANUP_EVERY_MS = 60_000;
 
 interface ClaimedRow {
   id: string;
@@ -18,12 +28,14 @@ interface ClaimedRow {
  * BullMQ queue and follows them there:
  * 1. A row not yet handed over is added to the queue, its idempotency key as the job id (a repeated
  *    hand-over is ignored by BullMQ), and marked handed over.
- * 2. A row the mailer confirmed (`delivered_at` set) is deleted at the relay's next pass, in one
- *    cheap statement, and is never claimed or handed over again, whatever Redis has lost.
+ * 2. A row the mailer confirmed (`delivered_at` set) is never claimed or handed over again,
+ *    whatever Redis has lost, and is kept DELIVERED_ROWS_KEPT_MS as the record of the delivery
+ *    (a job a Redis failover brings back finds it), then deleted.
  * 3. A grace period after the hand-over (`confirmAfterMs`), the relay asks Redis about a row not
  *    confirmed, for a whole batch in one MULTI: the mailer's delivered mark present (a mailer that
  *    could not reach PostgreSQL when it confirmed), or the job failed for good (it waits in
- *    BullMQ's failed set for `npm run failed-emails`): the row is deleted. The job still queued or
+ *    BullMQ's failed set for `npm run failed-emails`): the row is marked delivered (kept as the
+ *    record, as in 2) or deleted (failed). The job still queued or
  *    in flight: asked again a grace period later. Neither the job nor its mark exists any more
  *    (Redis restarted empty, without persistence): the row is looked at once more in PostgreSQL
  *    (the mailer may have confirmed it meanwhile) and, still unconfirmed, handed over again. The
@@ -43,6 +55,7 @@ export class OutboxRelay {
   private passRequested = false;
   private stopped = true;
   private redisDown = false;
+  private deliveredCleanedAt = 0;
 
   constructor(private readonly options: EmailOutboxOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -109,14 +122,17 @@ export class OutboxRelay {
   }
 
   /**
-   * Deletes what is no longer owed without asking Redis: decoys, and emails the mailer confirmed
-   * delivered in PostgreSQL (each through its partial index).
+   * Deletes what is no longer owed or needed without asking Redis: decoys, and rows delivered more
+   * than DELIVERED_ROWS_KEPT_MS ago (each through its partial index).
    */
   private async cleanUp(): Promise<void> {
+    await this.options.pool.query("DELETE FROM email_outbox WHERE queue_prefix = $1 AND decoy", [this.options.queuePrefix]);
+    if (Date.now() - this.deliveredCleanedAt < DELIVERED_CLEANUP_EVERY_MS) return;
     await this.options.pool.query(
-      "DELETE FROM email_outbox WHERE queue_prefix = $1 AND (decoy OR delivered_at IS NOT NULL)",
-      [this.options.queuePrefix],
+      "DELETE FROM email_outbox WHERE queue_prefix = $1 AND delivered_at < now() - make_interval(secs => $2::float8 / 1000)",
+      [this.options.queuePrefix, DELIVERED_ROWS_KEPT_MS],
     );
+    this.deliveredCleanedAt = Date.now();
   }
 
   /**
@@ -153,9 +169,16 @@ export class OutboxRelay {
       return 0;
     }
 
-    const { done, handedOver, waiting, lost } = settled;
-    if (done.length > 0) {
-      await this.options.pool.query("DELETE FROM email_outbox WHERE id = ANY($1::bigint[])", [done.map((row) => row.id)]);
+    const { delivered, failed, handedOver, waiting, lost } = settled;
+    if (delivered.length > 0) {
+      // Kept as the record of the delivery (DELIVERED_ROWS_KEPT_MS); confirmed now if the mailer could not.
+      await this.options.pool.query("UPDATE email_outbox SET delivered_at = coalesce(delivered_at, now()), due_at = 'infinity' WHERE id = ANY($1::bigint[])", [
+        delivered.map((row) => row.id),
+      ]);
+    }
+    if (failed.length > 0) {
+      // No record: a missing row is no delivery, so that `failed-emails resend` sends it (confirmations.ts).
+      await this.options.pool.query("DELETE FROM email_outbox WHERE id = ANY($1::bigint[])", [failed.map((row) => row.id)]);
     }
     if (handedOver.length > 0) {
       await this.options.pool.query(
@@ -189,20 +212,22 @@ export class OutboxRelay {
 
   /** Sorts claimed rows by what Redis knows of them, and hands over those it does not have. */
   private async settleInRedis(rows: ClaimedRow[]): Promise<RedisOutcome> {
-    const { queue, redis, queuePrefix } = this.options;
+    const { queue, redis } = this.options;
     const fresh = rows.filter((row) => !row.handed_over);
     const followed = rows.filter((row) => row.handed_over);
-    const done: ClaimedRow[] = [];
+    const delivered: ClaimedRow[] = [];
+    const failed: ClaimedRow[] = [];
     const waiting: ClaimedRow[] = [];
     const lost: ClaimedRow[] = [];
     if (followed.length > 0) {
       // One atomic look per batch; per row: its job, its delivered mark, its place in the failed set.
+      // The marks live under the queue's own prefix (emailQueuePrefix): one slot on a Cluster.
       // The job is looked at before the mark: the mailer marks an email before its job is removed.
       const failedSet = queue.toKey("failed");
       const look = redis.multi();
       for (const row of followed) {
         look.exists(queue.toKey(row.job_id));
-        look.exists(deliveredMarkKey(queuePrefix, row.job_id));
+        look.exists(deliveredMarkKey(queue.opts.prefix!, row.job_id));
         look.zscore(failedSet, row.job_id);
       }
       const answers = await withTimeout(look.exec(), REDIS_TIMEOUT_MS);
@@ -213,7 +238,8 @@ export class OutboxRelay {
         const [failedError, failedScore] = answers[index * 3 + 2]!;
         const error = jobError ?? markError ?? failedError;
         if (error) throw error;
-        if (marked === 1 || failedScore !== null) done.push(row);
+        if (marked === 1) delivered.push(row);
+        else if (failedScore !== null) failed.push(row);
         else if (jobExists === 1) waiting.push(row);
         else lost.push(row);
       });
@@ -236,7 +262,7 @@ export class OutboxRelay {
       for (const row of [...lost]) {
         if (confirmedIds && !confirmedIds.has(String(row.id))) continue;
         lost.splice(lost.indexOf(row), 1);
-        (confirmedIds ? done : waiting).push(row);
+        (confirmedIds ? delivered : waiting).push(row);
       }
     }
     const handedOver = [...fresh, ...lost];
@@ -246,7 +272,7 @@ export class OutboxRelay {
         REDIS_TIMEOUT_MS,
       );
     }
-    return { done, handedOver, waiting, lost };
+    return { delivered, failed, handedOver, waiting, lost };
   }
 
   private reportRedisDown(error: Error): void {
@@ -258,8 +284,10 @@ export class OutboxRelay {
 }
 
 interface RedisOutcome {
-  /** Delivered (marked in Redis, or confirmed in PostgreSQL since the claim) or failed for good: no longer owed by the outbox. */
-  done: ClaimedRow[];
+  /** Delivered (marked in Redis, or confirmed in PostgreSQL since the claim): no longer owed, kept as the record. */
+  delivered: ClaimedRow[];
+  /** Failed for good (in BullMQ's failed set): no longer owed by the outbox. */
+  failed: ClaimedRow[];
   /** Put on the queue now: new rows, and rows Redis had lost. */
   handedOver: ClaimedRow[];
   /** Still queued or in flight. */

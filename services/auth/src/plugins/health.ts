@@ -1,7 +1,6 @@
 import fp from "fastify-plugin";
-import type { Redis } from "ioredis";
 import Type from "typebox";
-import { checkReadiness, createRedis, healthRoutes, redisAnswers, type ReadinessReport } from "@temetro/shared";
+import { checkReadiness, createRedis, healthRoutes, redisAnswers, type ReadinessReport, type RedisTopology } from "@temetro/shared";
 import { ownMigrations } from "../db/schema.js";
 import { observeDependencies, type DependencyName, type RedisPersistence } from "./metrics.js";
 
@@ -32,12 +31,12 @@ const readinessDetails = {
  * `auth_dependency_up` as degraded instead.
  */
 export default fp(
-  async (app, options: { redisUrl: string }) => {
+  async (app, options: { redis: RedisTopology | string }) => {
     let schema: SchemaState = "unknown";
     let redisPersistence: RedisPersistence = "unknown";
 
     // Its own connection: readiness must not queue behind the traffic it is asked about.
-    const redis: Redis = createRedis(options.redisUrl, "request", { connectionName: "temetro-health" });
+    const redis = createRedis(options.redis, "request", { connectionName: "temetro-health" });
     redis.on("error", () => {}); // the check reports it
     // At start and after every reconnect (Redis may have come back with another configuration).
     redis.on("ready", () => void checkRedisPersistence());

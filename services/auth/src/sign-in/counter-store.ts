@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "@temetro/shared";
 
 interface WarnLogger {
   warn(fields: object, message: string): void;
@@ -25,14 +25,19 @@ export class CounterStore {
   readonly status: CounterStoreStatus = { shared: true, localFallbacks: 0, outages: 0 };
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisConnection,
     /** Prefix of every key: `${REDIS_PREFIX}:`. */
     readonly keyPrefix: string,
+    /**
+     * Hash-tags the part of a key name that a group of keys, touched together by one script or
+     * MULTI, shares (on a Cluster they must share a slot; see `slotTag`).
+     */
+    readonly sameSlot: (part: string) => string,
     private readonly log: WarnLogger,
   ) {}
 
   /** Runs `shared` against Redis; when Redis is unreachable or fails, `local` instead. */
-  async run<T>(shared: (redis: Redis) => Promise<T>, local: () => T): Promise<T> {
+  async run<T>(shared: (redis: RedisConnection) => Promise<T>, local: () => T): Promise<T> {
     // Not connected: no command is even attempted (the connection does not queue offline).
     if (this.redis.status === "ready") {
       try {

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import fp from "fastify-plugin";
-import { createRedis } from "@temetro/shared";
+import { createRedis, slotTag, type RedisTopology } from "@temetro/shared";
 import { CounterStore } from "./counter-store.js";
 import { observeLimiterStore } from "../plugins/metrics.js";
 
@@ -21,8 +21,8 @@ const FIRST_CONNECTION_WAIT_MS = 3000;
  * from the email queue's so that neither waits behind the other.
  */
 export default fp(
-  async (app, options: { redisUrl: string; prefix: string }) => {
-    const redis = createRedis(options.redisUrl, "request", {
+  async (app, options: { redis: RedisTopology | string; prefix: string }) => {
+    const redis = createRedis(options.redis, "request", {
       connectionName: "temetro-limits",
       commandTimeout: COMMAND_TIMEOUT_MS,
     });
@@ -35,7 +35,7 @@ export default fp(
       app.log.warn("Redis (limits) not reachable at start: counting per replica until it is");
     });
 
-    const store = new CounterStore(redis, `${options.prefix}:`, app.log);
+    const store = new CounterStore(redis, `${options.prefix}:`, (part) => slotTag(options.redis, part), app.log);
     app.decorate("limiterStore", store);
     observeLimiterStore(app.metrics.registry, store.status);
     app.addHook("onClose", async () => {

@@ -151,7 +151,8 @@ export class AccountLockout {
   private keysOf(identifier: string) {
     // Hashed: bounded key length, and no addresses in Redis key names.
     const digest = createHash("sha256").update(identifier).digest("hex").slice(0, 32);
-    const base = `${this.counters.keyPrefix}lockout:${digest}`;
+    // The digest is the hash tag on a Cluster: the failure script and the MULTIs touch all four keys at once.
+    const base = `${this.counters.keyPrefix}lockout:${this.counters.sameSlot(digest)}`;
     return { failures: `${base}:failures`, level: `${base}:level`, lock: `${base}:lock`, refused: `${base}:refused` };
   }
 
