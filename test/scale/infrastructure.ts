@@ -1,6 +1,7 @@
 // What the scale run's processes talk to: PgBouncer in transaction pooling mode in front of the
 // machine's PostgreSQL (a database of the run's own; the migration and the invalidation listener go
-// to PostgreSQL directly, as the README says they must), and Redis.
+// to PostgreSQL directly, as the README says they must), and a Redis Sentinel set of the run's own
+// (a primary, a replica, three sentinels), which SCALE_FAILOVER_AT_SECOND fails over mid-load.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
@@ -8,6 +9,7 @@ import pg from "pg";
 import type { Test } from "tap";
 import { repositoryRoot } from "@temetro/test-support/auth-app";
 import { OwnPgBouncer } from "@temetro/test-support/pgbouncer";
+import { RedisSentinelSet } from "@temetro/test-support/redis-sentinel-set";
 import { typeScriptEntry } from "@temetro/test-support/processes";
 
 const run = promisify(execFile);
@@ -22,6 +24,8 @@ export interface Infrastructure {
   redisEnv: Record<string, string>;
   /** Brings the schema up to date, as the deployment's migration Job does. */
   migrate(env: Record<string, string>): Promise<void>;
+  /** A Sentinel failover: the primary's role moves to the replica (resolves once announced). */
+  failover(): Promise<{ tookMs: number }>;
   /** What the engines themselves counted, for the report. */
   report(): Promise<string>;
   stop(): Promise<void>;
@@ -38,12 +42,14 @@ export async function startInfrastructure(): Promise<Infrastructure> {
   await admin.query(`CREATE DATABASE ${database}`);
   const direct = `postgres://postgres@127.0.0.1:5432/${database}`;
   const bouncer = await OwnPgBouncer.start(owner, { database, poolSize: SERVER_CONNECTIONS });
+  const sentinels = await RedisSentinelSet.start(owner);
 
   return {
-    describe: `PgBouncer (transaction pooling, ${SERVER_CONNECTIONS} server connections) in front of PostgreSQL, Redis at 127.0.0.1:6379`,
+    describe: `PgBouncer (transaction pooling, ${SERVER_CONNECTIONS} server connections) in front of PostgreSQL, a Redis Sentinel set (primary, replica, 3 sentinels)`,
     // SCALE_PGBOUNCER=0: the pools go to PostgreSQL directly (for comparison).
     databaseEnv: { DATABASE_URL: process.env.SCALE_PGBOUNCER === "0" ? direct : bouncer.url, MIGRATION_DATABASE_URL: direct, DATABASE_LISTEN_URL: direct },
-    redisEnv: { REDIS_URL: "redis://127.0.0.1:6379" },
+    redisEnv: sentinels.env,
+    failover: () => sentinels.failover(),
     async migrate(env) {
       await run(process.execPath, typeScriptEntry(`${repositoryRoot}/services/auth/src/db/migrate-cli.ts`), {
         env: { PATH: process.env.PATH, ...env },

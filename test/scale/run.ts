@@ -6,7 +6,8 @@
 // session answered active anywhere.
 //
 // SCALE_SECONDS (60) of load from SCALE_CONCURRENCY (24) clients after SCALE_CLINICS (20) clinics
-// are set up; every request from an address of its own unless it is the point.
+// are set up; every request from an address of its own unless it is the point. Halfway through the
+// load the Sentinel set fails over (SCALE_FAILOVER=0: it does not).
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SmtpSink } from "@temetro/test-support/smtp-sink";
@@ -154,14 +155,24 @@ try {
   const loadStarted = Date.now();
   const deadline = loadStarted + seconds * 1000;
   const loadFrom = client.answers.length;
+  const failover =
+    process.env.SCALE_FAILOVER === "0"
+      ? undefined
+      : sleep((seconds * 1000) / 2).then(async () => {
+          const startedAt = Date.now();
+          const { tookMs } = await infrastructure.failover();
+          return { at: (startedAt - loadStarted) / 1000, tookMs };
+        });
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < deadline) await chooseOperation()();
     }),
   );
   const loadSeconds = (Date.now() - loadStarted) / 1000;
+  const failedOver = await failover;
   const loadAnswers = client.answers.slice(loadFrom);
   console.log(`\n## Mixed load: ${concurrency} clients for ${loadSeconds.toFixed(0)} s, ${(loadAnswers.length / loadSeconds).toFixed(1)} requests/s over all`);
+  if (failedOver) console.log(`Redis failed over at ${failedOver.at.toFixed(1)} s into the load (the switch announced after ${failedOver.tookMs} ms)`);
   for (const line of latencyTable(loadAnswers)) console.log(line);
   const serverErrors = loadAnswers.filter((answer) => answer.status === 0 || answer.status >= 500);
   console.log(`requests/s by replica: ${Object.entries(countBy(loadAnswers, (answer) => answer.replica)).map(([name, count]) => `${name} ${(count / loadSeconds).toFixed(1)}`).join(", ")}`);
