@@ -4,7 +4,7 @@
 // session ended, and both replicas serve again by themselves once PostgreSQL is back.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
-import t from "tap";
+import t, { type Test } from "tap";
 import { signUp } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
 import { replicasOnOwnPostgres, serverErrorsOf, type Answer } from "./fixtures/own-postgres-replicas.js";
@@ -16,22 +16,24 @@ const IDLE_MS = 60_000;
 const TOUCH_EVERY_MS = 6_000;
 const MAX_AGE_MS = 3600_000;
 
-type Kind = "due" | "idle-ended" | "absolute-ended" | "signing-out";
+type Kind = "due" | "due-during" | "idle-ended" | "absolute-ended" | "ending-during" | "signing-out";
 
 interface Sample {
   kind: Kind;
   email: string;
   cookie: string;
   userId: string;
+  /** For "ending-during": when its idle end falls (never moved: it is only looked at). */
+  endsAt?: number;
 }
 
-t.test("PostgreSQL restarted while sessions are used, end and sign out on two replicas", async (t) => {
+async function restartUnder(t: Test, mode: "fast" | "immediate") {
   const { postgres, replicas, sql } = await replicasOnOwnPostgres(t, {
     env: { SESSION_IDLE_MINUTES: "1", SESSION_MAX_AGE_HOURS: "1" },
   });
   const [a, b] = replicas.map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
 
-  const kinds: Kind[] = ["due", "idle-ended", "absolute-ended", "signing-out"];
+  const kinds: Kind[] = ["due", "due-during", "idle-ended", "absolute-ended", "ending-during", "signing-out"];
   const samples: Sample[] = [];
   for (const kind of kinds) {
     for (let i = 0; i < 3; i++) {
@@ -40,15 +42,22 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
     }
   }
   // Each session's past, written as the rows would read after that much time (the update's
-  // trigger tells both replicas): a use due to be written down, an idle end passed, an absolute end passed.
+  // trigger tells both replicas): a use due to be written down now, or while PostgreSQL is away;
+  // an idle or absolute end passed; an idle end that falls while PostgreSQL is away or just after.
   const now = Date.now();
-  for (const sample of samples) {
+  for (const [index, sample] of samples.entries()) {
+    const step = (index % 3) * 700;
     const [updatedAt, createdAt] =
       sample.kind === "idle-ended"
         ? [now - IDLE_MS - 1000, now - IDLE_MS - 1000]
         : sample.kind === "absolute-ended"
           ? [now - 1000, now - MAX_AGE_MS - 1000]
-          : [now - IDLE_MS / 2, now - IDLE_MS / 2];
+          : sample.kind === "due-during"
+            ? [now - TOUCH_EVERY_MS + 500 + step, now - IDLE_MS / 2]
+            : sample.kind === "ending-during"
+              ? [now - IDLE_MS + 700 + step, now - IDLE_MS]
+              : [now - IDLE_MS / 2, now - IDLE_MS / 2];
+    if (sample.kind === "ending-during") sample.endsAt = updatedAt + IDLE_MS;
     await sql(`UPDATE "session" SET "updatedAt" = $2, "createdAt" = $3 WHERE "userId" = $1`, [sample.userId, new Date(updatedAt), new Date(createdAt)]);
   }
 
@@ -60,18 +69,26 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
   let running = true;
   let back = false;
 
+  const ended = (kind: Kind) => kind === "idle-ended" || kind === "absolute-ended";
   const useOnce = async (app: FastifyInstance, sample: Sample) => {
     const began = Date.now();
+    if (sample.kind === "ending-during") {
+      // Only looked at (a look records no use), so its end stays where it was written.
+      const look = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: sample.cookie } });
+      answers.push(look);
+      if (look.statusCode === 200 && look.json() !== null && began >= sample.endsAt!) endedServed.push(`a session looked at ${began - sample.endsAt!} ms after its idle end answered active`);
+      return;
+    }
     // A Better Auth route that acts with the session: the directory records the use first.
     const response = await app.inject({ method: "GET", url: "/api/auth/list-sessions", headers: { cookie: sample.cookie } });
     answers.push(response);
     if (response.statusCode === 200) {
-      if (sample.kind === "idle-ended" || sample.kind === "absolute-ended") endedServed.push(`${sample.kind} served a use`);
+      if (ended(sample.kind)) endedServed.push(`${sample.kind} served a use`);
       else lastServedUse.set(sample.userId, Math.max(lastServedUse.get(sample.userId) ?? 0, began));
     }
     const look = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: sample.cookie } });
     answers.push(look);
-    if (look.statusCode === 200 && look.json() !== null && (sample.kind === "idle-ended" || sample.kind === "absolute-ended")) {
+    if (look.statusCode === 200 && look.json() !== null && ended(sample.kind)) {
       endedServed.push(`${sample.kind} answered active`);
     }
   };
@@ -84,8 +101,10 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
     }
   });
 
-  await sleep(500);
-  const stopping = postgres.stop("fast");
+  // Requests are in flight when the server goes down (a fast stop cuts their connections with
+  // 57P01, an immediate one kills the server under them).
+  await sleep(100);
+  const stopping = postgres.stop(mode);
   // Sign-outs land while PostgreSQL goes down and is down, on both replicas.
   const signingOut = samples
     .filter((sample) => sample.kind === "signing-out")
@@ -116,6 +135,9 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
   await Promise.all(loops);
   t.ok(back);
 
+  if (serverErrorsOf(answers).length > 0) {
+    for (const replica of replicas) t.comment(JSON.stringify(replica.logs.lines.filter((line) => Number(line.level) >= 50).slice(0, 5)));
+  }
   t.same(serverErrorsOf(answers), [], `no 5xx but 503 with Retry-After (${answers.length} answers, ${answers.filter((x) => x.statusCode === 503).length} of them 503)`);
   t.ok(answers.some((answer) => answer.statusCode === 503), "the restart was felt (some requests answered 503)");
   t.same(endedServed, [], "no session past its idle or absolute end was served or reported active");
@@ -124,7 +146,7 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
   const rowOf = new Map(rows.map((row) => [row.userId, row]));
   for (const sample of samples) {
     const row = rowOf.get(sample.userId);
-    if (sample.kind === "due") {
+    if (sample.kind === "due" || sample.kind === "due-during") {
       t.ok(row, `a used session lives on (${sample.email})`);
       const served = lastServedUse.get(sample.userId);
       t.ok(served, "it was served during the run");
@@ -144,6 +166,9 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
         t.equal(answer.statusCode, 503, "a sign-out that could not happen answers 503");
         t.ok(row, "and the session is still there, as the 503 said");
       }
+    } else if (sample.kind === "ending-during") {
+      const session = await a.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: sample.cookie } });
+      t.equal(session.json(), null, "a session whose idle end fell during the restart answers ended");
     } else {
       for (const app of [a, b]) {
         const session = await app.inject({ method: "GET", url: "/api/auth/get-session", headers: { cookie: sample.cookie } });
@@ -154,4 +179,9 @@ t.test("PostgreSQL restarted while sessions are used, end and sign out on two re
     }
   }
   t.comment(`sign-outs during the restart: ${signOuts.map((signOut) => signOut.statusCode).join(", ")}`);
-});
+}
+
+t.test("PostgreSQL restarted (pg_ctl -m fast) while sessions are used, end and sign out on two replicas", (t) => restartUnder(t, "fast"));
+t.test("PostgreSQL crashed and restarted (pg_ctl -m immediate) while sessions are used, end and sign out on two replicas", (t) =>
+  restartUnder(t, "immediate"),
+);
