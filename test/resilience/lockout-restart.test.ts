@@ -4,7 +4,7 @@
 // not 401; and another account signing in meanwhile is neither counted nor locked.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import t from "tap";
+import t, { type Test } from "tap";
 import { PASSWORD, signUp, uniqueUsername } from "@temetro/test-support/auth-requests";
 import { waitUntil } from "@temetro/test-support/polling";
 import { replicasOnOwnPostgres, serverErrorsOf } from "./fixtures/own-postgres-replicas.js";
@@ -13,7 +13,7 @@ t.setTimeout(180_000);
 
 const THRESHOLD = 60;
 
-t.test("wrong passwords during a PostgreSQL restart count against their account, and only theirs", async (t) => {
+async function restartUnder(t: Test, mode: "fast" | "immediate") {
   const { postgres, replicas } = await replicasOnOwnPostgres(t, { env: { LOCKOUT_THRESHOLD: String(THRESHOLD) } });
   const [a, b] = replicas.map((replica) => replica.app) as [FastifyInstance, FastifyInstance];
   const targetName = uniqueUsername("target");
@@ -45,7 +45,7 @@ t.test("wrong passwords during a PostgreSQL restart count against their account,
   });
 
   await sleep(300);
-  await postgres.stop("fast");
+  await postgres.stop(mode);
   await sleep(1500);
   await postgres.start();
   await waitUntil(
@@ -82,4 +82,9 @@ t.test("wrong passwords during a PostgreSQL restart count against their account,
   const bystanderKey = `account:${bystander.userId}`;
   t.equal((await b.accountLockout.state(bystanderKey)).recorded, false, "the other account has nothing counted against it");
   t.equal((await attempt(a, 0, PASSWORD, bystander)).statusCode, 200, "and signs in");
-});
+}
+
+t.test("wrong passwords during a PostgreSQL restart (fast) count against their account, and only theirs", (t) => restartUnder(t, "fast"));
+t.test("wrong passwords during a PostgreSQL crash and restart (immediate) count against their account, and only theirs", (t) =>
+  restartUnder(t, "immediate"),
+);
