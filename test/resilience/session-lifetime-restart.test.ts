@@ -131,6 +131,8 @@ async function restartUnder(t: Test, mode: "fast" | "immediate") {
       100,
     );
   }
+  // One more use of every session on each replica, so every live one has a use answered after the fault.
+  for (const app of [a, b]) await Promise.all(users.map((sample) => useOnce(app, sample)));
   running = false;
   await Promise.all(loops);
   t.ok(back);
