@@ -38,6 +38,16 @@ const refusesStartupParameter = (error: unknown) =>
 export function createPostgresPool(options: PostgresPoolOptions, log: PostgresPoolLog): pg.Pool {
   const startup = new StartupTimeout(options, log);
   class TimedClient extends pg.Client {
+    constructor(...args: ConstructorParameters<typeof pg.Client>) {
+      super(...args);
+      // Listening from birth. pg-pool listens for errors of idle connections only, and attaches that
+      // listener only after the start-up's promise settles: a server shutting down as it says "ready"
+      // (57P01 in the same read) would emit 'error' before then, an uncaught exception that ends the
+      // process. A connection checked out and cut (a transaction in progress) emits 'error' too: the
+      // query in flight fails on its own, and the pool drops the broken connection when released.
+      this.on("error", (error) => log.warn({ err: error.message }, "PostgreSQL connection lost"));
+    }
+
     // pg-pool calls connect with a callback; everything else awaits it (the implementation takes
     // either overload's callback, hence the loose type).
     override connect(): Promise<pg.Client>;
@@ -64,13 +74,6 @@ export function createPostgresPool(options: PostgresPoolOptions, log: PostgresPo
     idleTimeoutMillis: options.idleTimeoutMillis ?? 30_000,
     ...(options.statementTimeoutMs > 0 ? { statement_timeout: options.statementTimeoutMs } : {}),
     ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
-  });
-  // The pool listens for errors of idle connections only. A connection that is checked out (a
-  // transaction in progress) and is cut by a PostgreSQL restart emits 'error' on its client: without
-  // a listener of its own that is an uncaught exception and the process ends. The query in flight
-  // fails on its own, and the pool drops the broken connection when it is released.
-  pool.on("connect", (client) => {
-    client.on("error", (error) => log.warn({ err: error.message }, "PostgreSQL connection lost while in use"));
   });
   pool.on("error", (error) => log.warn({ err: error.message }, "idle PostgreSQL connection lost"));
   return pool;

@@ -107,14 +107,18 @@ async function cutWhileWaiting<T>(t: Test, databaseUrl: string, lock: string, se
   const answer = send();
   // Bounded (a loaded CI machine can be slow to get there), never a figure of speed.
   const waiting = await eventually(
-    async () =>
-      (
+    async () => {
+      // Inside a transaction pg_stat_activity is a snapshot taken at its first read: without this,
+      // a first poll that ran before the request reached PostgreSQL would be all any later poll saw.
+      await admin.query("SELECT pg_stat_clear_snapshot()");
+      return (
         await admin.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> $1 AND backend_type = 'client backend' AND wait_event_type = 'Lock'`,
           [adminPid],
         )
-      ).rows,
+      ).rows;
+    },
     (rows) => rows.length > 0,
     30_000,
     25,

@@ -222,3 +222,39 @@ t.test("SESSION_IDLE_MINUTES sets the idle timeout", async (t) => {
     "6 minutes idle: ended",
   );
 });
+
+t.test("a session ended elsewhere while its use was being written down is not served: the write finding no row ends it here too", async (t) => {
+  const { app } = await buildTestApp(t);
+  const internal = await buildInternalApp(app);
+  t.teardown(() => internal.close());
+  const admin = await adminClient(t);
+  const observer = await adminClient(t);
+  const owner = await signUp(app);
+  const sessionId = await sessionIdOf(app, owner.cookie);
+  // Its last use is old enough to be written down at the next one (a tenth of the idle time).
+  await letTimePass(admin, sessionId, 10 * MINUTE, ["updatedAt"]);
+  const introspect = () => internal.inject({ method: "POST", url: "/internal/v1/introspect", payload: { cookie: owner.cookie } });
+  t.equal((await eventually(introspect, (response) => response.json().active === true)).json().active, true, "active to begin with");
+  await letTimePass(admin, sessionId, 10 * MINUTE, ["updatedAt"]);
+
+  // Another replica signs the session out while this one is about to record a use: the row is
+  // held, the use's write waits for it, and the sign-out's delete commits first.
+  await admin.query("BEGIN");
+  await admin.query(`SELECT 1 FROM "session" WHERE "id" = $1 FOR UPDATE`, [sessionId]);
+  const answer = introspect();
+  const waiting = await eventually(
+    async () =>
+      (
+        await observer.query(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE "session" SET "updatedAt"%'`,
+        )
+      ).rowCount ?? 0,
+    (count) => count > 0,
+    30_000,
+    25,
+  );
+  t.ok(waiting > 0, "the use's write waits on the row");
+  await admin.query(`DELETE FROM "session" WHERE "id" = $1`, [sessionId]);
+  await admin.query("COMMIT");
+  t.equal((await answer).json().active, false, "the signed-out session is not answered active");
+});

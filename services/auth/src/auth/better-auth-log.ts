@@ -31,15 +31,24 @@ export function quoteSafely(message: string, fromClient: boolean): string {
   return fromClient ? cut(quoted, 2 * MAX_QUOTED) : quoted;
 }
 
+/** What Better Auth passed as its message, as text: a string, or an error's own message (never its stack or fields). */
+function messageText(message: unknown): string {
+  if (typeof message === "string") return message;
+  if (message instanceof Error) return `${message.name}: ${message.message}`;
+  return String(message);
+}
+
 export function betterAuthLogger(log: ReturnType<AuthLogger["child"]>, serviceLevel: string): NonNullable<BetterAuthOptions["logger"]> {
   return {
     level: serviceLevel === "debug" || serviceLevel === "trace" ? "debug" : "warn",
-    log: (level, message, ...logged) => {
+    log: (level, message: unknown, ...logged) => {
       // A database failure Better Auth only logs (and answers as a 4xx) is noted for the adapter.
-      noteLoggedFailure(logged);
-      const fromClient = aboutClientInput.some((pattern) => pattern.test(message));
+      // Some routes log the caught error itself as the message (list-sessions: `logger.error(e)`).
+      noteLoggedFailure([message, ...logged]);
+      const text = messageText(message);
+      const fromClient = aboutClientInput.some((pattern) => pattern.test(text));
       const written = fromClient && level === "error" ? "warn" : level;
-      log[written]({}, quoteSafely(message, fromClient));
+      log[written]({}, quoteSafely(text, fromClient));
     },
   };
 }

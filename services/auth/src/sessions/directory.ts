@@ -167,16 +167,24 @@ export class SessionDirectory {
     return rowCount === 1;
   }
 
-  private async recordUse(record: SessionRecord, nowMs: number): Promise<SessionRecord> {
+  /** Writes the use down; null when the session turns out to have ended meanwhile (its row is gone). */
+  private async recordUse(record: SessionRecord, nowMs: number): Promise<SessionRecord | null> {
     const now = new Date(nowMs);
     // Only one of several requests arriving together writes; the others find the use recorded.
-    await this.pool.query(`UPDATE "session" SET "updatedAt" = $2 WHERE "id" = $1 AND "updatedAt" <= $3`, [
+    const { rowCount } = await this.pool.query(`UPDATE "session" SET "updatedAt" = $2 WHERE "id" = $1 AND "updatedAt" <= $3`, [
       record.session.id,
       now,
       new Date(nowMs - this.lifetime.touchEveryMs),
     ]);
     // The update's trigger tells every replica; this one forgets at once.
     this.forgetSession(record.session.id);
+    // Nothing written: another request recorded a use first, or the session ended (signed out on
+    // another replica while this write waited on its row, after the record was read). A fresh
+    // statement sees which; serving the record read before would answer for an ended session.
+    if (rowCount === 0) {
+      const { rowCount: live } = await this.pool.query(`SELECT 1 FROM "session" WHERE "id" = $1`, [record.session.id]);
+      if (live === 0) return null;
+    }
     return {
       ...record,
       session: { ...record.session, lastUsedAt: now, expiresAt: sessionEnd(record.session.absoluteEnd, now, this.lifetime) },
