@@ -9,27 +9,23 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
-import type { Test } from "tap";
 import { SmtpSink } from "@temetro/test-support/smtp-sink";
 import { OwnRedis } from "../resilience/fixtures/own-redis.js";
 import { MailerProcess, Replica } from "../resilience/fixtures/replica.js";
 import { randomAddress, ScaleClient } from "./client.js";
+import { ScriptResources } from "./script-resources.js";
 
 const requests = Number(process.env.SCALE_COST_REQUESTS ?? 40);
 const ORIGIN = "http://auth.scale.test";
 const PASSWORD = "scale-run-Password-7731";
 const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
-// The fixtures take a test for their teardown; here the script's own list stands in for it.
-const cleanups: (() => unknown)[] = [];
-const teardown = { teardown: (cleanup: () => unknown) => cleanups.push(cleanup) } as unknown as Test;
-
-const database = `temetro_costs_${randomUUID().slice(0, 8)}`;
+const resources = new ScriptResources();
+const { url: databaseUrl, name: database } = await resources.database("costs");
+// pg_stat_database is read from another database: a reading adds no transaction to the counted one.
 const admin = new pg.Client({ connectionString: ADMIN_URL });
 await admin.connect();
-await admin.query(`CREATE DATABASE ${database}`);
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
-const redis = await OwnRedis.start(teardown);
+const redis = await OwnRedis.start(resources.owner);
 const sink = await SmtpSink.start();
 const env = {
   DATABASE_URL: databaseUrl,
@@ -134,7 +130,6 @@ try {
 } finally {
   await Promise.all([replica.stop("SIGTERM"), mailer.stop("SIGTERM")]);
   await sink.stop();
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin.end();
+  await resources.release();
 }

@@ -3,17 +3,14 @@
 // to PostgreSQL directly, as the README says they must), and a Redis Sentinel set of the run's own
 // (a primary, a replica, three sentinels), which SCALE_FAILOVER_AT_SECOND fails over mid-load.
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
-import pg from "pg";
-import type { Test } from "tap";
 import { repositoryRoot } from "@temetro/test-support/auth-app";
 import { OwnPgBouncer } from "@temetro/test-support/pgbouncer";
 import { RedisSentinelSet } from "@temetro/test-support/redis-sentinel-set";
 import { typeScriptEntry } from "@temetro/test-support/processes";
+import { ScriptResources } from "./script-resources.js";
 
 const run = promisify(execFile);
-const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 /** Server connections PgBouncer keeps to PostgreSQL, shared by every replica's and mailer's pool. */
 const SERVER_CONNECTIONS = 20;
 
@@ -32,17 +29,10 @@ export interface Infrastructure {
 }
 
 export async function startInfrastructure(): Promise<Infrastructure> {
-  // The fixtures take a test for their teardown; the run's own list stands in for it.
-  const cleanups: (() => unknown)[] = [];
-  const owner = { teardown: (cleanup: () => unknown) => cleanups.push(cleanup) } as unknown as Test;
-
-  const database = `temetro_scale_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  const direct = `postgres://postgres@127.0.0.1:5432/${database}`;
-  const bouncer = await OwnPgBouncer.start(owner, { database, poolSize: SERVER_CONNECTIONS });
-  const sentinels = await RedisSentinelSet.start(owner);
+  const resources = new ScriptResources();
+  const { url: direct, name: database } = await resources.database("scale");
+  const bouncer = await OwnPgBouncer.start(resources.owner, { database, poolSize: SERVER_CONNECTIONS });
+  const sentinels = await RedisSentinelSet.start(resources.owner);
 
   return {
     describe: `PgBouncer (transaction pooling, ${SERVER_CONNECTIONS} server connections) in front of PostgreSQL, a Redis Sentinel set (primary, replica, 3 sentinels)`,
@@ -63,10 +53,6 @@ export async function startInfrastructure(): Promise<Infrastructure> {
         `transactions ${stats?.total_xact_count}, queries ${stats?.total_query_count}, average wait for a server connection ${Number(stats?.avg_wait_time ?? 0) / 1000} ms (total ${Number(stats?.total_wait_time ?? 0) / 1e6} s); server connections now ${servers.length} of ${SERVER_CONNECTIONS}`,
       ].join("\n");
     },
-    async stop() {
-      for (const cleanup of cleanups.reverse()) await cleanup();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
-    },
+    stop: () => resources.release(),
   };
 }
